@@ -1,0 +1,71 @@
+# Conv2D Clinic. Every target bootstraps .venv from requirements.txt when needed.
+#   make lab     start JupyterLab on the course
+#   make test    lint + the whole test suite (what CI runs)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export PYTHONHASHSEED ?= 0
+PORT ?= 8888
+# Debian packages the tests need: a browser for the browser tests, bubblewrap for the grader's sandbox.
+APT_PACKAGES := chromium bubblewrap
+APT_COMMANDS := chromium bwrap
+
+.PHONY: help lab test lint bench release grade handouts playground system-deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Conv2D Clinic needs Python 3.11 (found " + sys.version.split()[0] + "). Set PYTHON=/path/to/python3.11.")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+system-deps: ## install Debian packages the tests need (chromium, bubblewrap) when root
+	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages: $(APT_PACKAGES)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "WARNING: missing$$missing. Install the Debian packages '$(APT_PACKAGES)' (sudo apt-get install $(APT_PACKAGES))"; \
+	    echo "         or your system's equivalents; browser and sandbox tests fail without them."; \
+	  fi; \
+	fi
+
+lab: $(STAMP) ## start JupyterLab on the course (http://127.0.0.1:$(PORT))
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(CURDIR) notebooks/00-convolution-shapes.ipynb
+
+lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks
+	$(BIN)/ruff check convclinic tests benchmarks notebooks solutions
+
+test: $(STAMP) system-deps lint ## lint, then the whole test suite (CI runs this)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) ## measure and write the numbers into benchmarks/
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+release: $(STAMP) ## regenerate exercises/ from the masters in solutions/
+	$(BIN)/convclinic release
+
+grade: $(STAMP) ## grade SUBMISSIONS=folder-or-zip into OUT=folder
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path OUT=path"; exit 2; }
+	$(BIN)/convclinic grade "$(SUBMISSIONS)" --out "$(or $(OUT),grades)"
+
+handouts: $(STAMP) ## executed HTML handouts of every lesson into build/handouts
+	$(BIN)/python -m convclinic.handouts build/handouts
+
+playground: $(STAMP) ## serve the Conv2D playground as a Voila app on 127.0.0.1
+	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) notebooks/playground.ipynb
+
+clean: ## remove caches and build outputs (keeps .venv)
+	rm -rf build artifacts .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Benchmarks of Conv2D Clinic: `make bench` runs them and writes the numbers here."""

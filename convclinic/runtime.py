@@ -1,0 +1,116 @@
+"""Import TensorFlow and Keras quietly, and clean Keras error messages.
+
+TensorFlow's C++ runtime writes log lines to stderr at import time and on the
+first op (oneDNN notice, "Could not find cuda drivers", "failed call to
+cuInit", "All log messages before absl::InitializeLog()"). In a notebook they
+appear as red stderr output, and nbgrader gives ZERO points to a test cell
+with any stderr output (see shared/PITFALLS.md). Every part of the course
+imports TensorFlow through :func:`import_tensorflow` / :func:`import_keras`.
+
+Lesson 05 shows these lines on purpose, in a subprocess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CALL_PREFIX = re.compile(r"^Exception encountered when calling [\w.]+\(\)\.\s*")
+_NUMPY_DUMP = re.compile(r", numpy=\s*array\(.*?dtype=\w+\)>", re.DOTALL)
+
+
+def strip_ansi(text):
+    """Remove terminal colour/bold codes (Keras wraps names in ``\\x1b[1m``)."""
+    return _ANSI.sub("", str(text))
+
+
+def clean_message(error):
+    """The message of a Keras/TF exception as a learner should read it.
+
+    ANSI codes are removed, and the "Arguments received by ..." block that
+    Keras appends (it repeats the input) is cut off.
+    """
+    text = strip_ansi(error if isinstance(error, str) else _message_of(error))
+    text = text.split("\n\nArguments received by", 1)[0]
+    text = _CALL_PREFIX.sub("", text.strip())
+    text = _NUMPY_DUMP.sub(">", text)
+    return text.strip()
+
+
+def _message_of(error):
+    message = getattr(error, "message", None)  # tf.errors.OpError keeps it here
+    if isinstance(message, str) and message:
+        return message
+    if isinstance(error, BaseException) and error.args:
+        return str(error.args[0]) if len(error.args) == 1 else str(error)
+    return str(error)
+
+
+def headline(error):
+    """The first line of :func:`clean_message`: what a readout shows."""
+    return clean_message(error).splitlines()[0] if clean_message(error) else ""
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null (C++ writes bypass sys.stderr)."""
+    try:
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - a closed or odd stderr must not stop the import
+        pass
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_environment():
+    """Set the variables that keep TensorFlow's C++ logging off stderr.
+
+    Only defaults are set: a user who exported another level keeps it.
+    TF_ENABLE_ONEDNN_OPTS is NOT touched, because it changes behaviour
+    (lesson 04: channels_first on CPU needs oneDNN).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_HOME", os.environ.get("KERAS_HOME", _keras_home()))
+
+
+def _keras_home():
+    return os.path.join(os.path.expanduser("~"), ".keras")
+
+
+def import_tensorflow():
+    """Import and return ``tensorflow`` without log noise on stderr."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    quiet_environment()
+    with _stderr_silenced():
+        import tensorflow as tf
+
+        tf.constant(0.0) + 1.0  # the first op prints the cuInit line: keep it here
+    return tf
+
+
+def import_keras(legacy=False):
+    """Return Keras 3 (``keras``) or, with ``legacy=True``, Keras 2 (``tf_keras``)."""
+    import_tensorflow()
+    name = "tf_keras" if legacy else "keras"
+    if name in sys.modules:
+        return sys.modules[name]
+    with _stderr_silenced():
+        import importlib
+
+        module = importlib.import_module(name)
+    return module
