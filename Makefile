@@ -43,7 +43,7 @@ system-deps: ## install Debian packages the tests need (chromium, bubblewrap) wh
 	fi
 
 lab: $(STAMP) ## start JupyterLab on the course (http://127.0.0.1:$(PORT))
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(CURDIR) notebooks/00-convolution-shapes.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/00-convolution-shapes.ipynb
 
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks
 	$(BIN)/ruff check convclinic tests benchmarks notebooks solutions

@@ -223,7 +223,7 @@ def conv2d_output_shape(
     else:
         batch, channels, height, width = input_shape
     out = []
-    for axis, (n, k, s, d) in enumerate(zip((height, width), kernel, strides, dilation)):
+    for axis, (n, k, s, d) in enumerate(zip((height, width), kernel, strides, dilation, strict=True)):
         name = ("height", "width")[axis]
         try:
             out.append(conv_output_size(n, k, s, padding, d))
@@ -250,7 +250,7 @@ def pool2d_output_shape(
     else:
         batch, channels, height, width = input_shape
     out = []
-    for axis, (n, p, s) in enumerate(zip((height, width), pool, strides)):
+    for axis, (n, p, s) in enumerate(zip((height, width), pool, strides, strict=True)):
         name = ("height", "width")[axis]
         if padding == "same":
             out.append(-(-n // s))

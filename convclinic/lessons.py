@@ -1,0 +1,225 @@
+"""Small helpers shared by lessons 01 (missing channel axis), 02 (padding) and 03 (stride and dilation).
+
+- :func:`grayscale_images`: a batch of real grayscale pictures as an image loader
+  gives them, ``(N, H, W)`` ``uint8``, with no download (lesson 01).
+- :func:`attempt`: run a Keras call and keep its result or its real exception, so a
+  lesson can show "what really happens" without stopping the notebook (lessons 01-03).
+- :func:`keras_trace`: apply REAL Keras layers one at a time to a ``keras.Input`` and
+  report each output shape, or the first layer that fails (lesson 03). It returns the
+  same :class:`convclinic.shapes.Trace` record as the arithmetic trace, so the two can
+  be compared side by side.
+- :func:`draw_same_padding`: TF's asymmetric SAME padding on a picture (lesson 02).
+- :func:`draw_sampling_grid`: which input pixels one output pixel reads, for a given
+  kernel, stride and dilation (lesson 03).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from convclinic.runtime import clean_message
+from convclinic.shapes import Trace, TraceStep, effective_kernel_size, same_padding
+
+__all__ = [
+    "grayscale_images",
+    "Attempt",
+    "attempt",
+    "keras_trace",
+    "draw_same_padding",
+    "draw_sampling_grid",
+]
+
+# Keras prints the whole input array in some messages ("Invalid input shape for input
+# [[[0. 0. ...]]] with name ..."): lessons show the shape instead.
+_ARRAY_DUMP = re.compile(r"for input \[.*?\] with name", re.DOTALL)
+# TensorFlow op errors start with "{{function_node __wrapped__...}}" and graph errors name the
+# whole node ("for '{{node ...}} = Conv2D[...](...)' with input shapes"): keep the useful part.
+_FUNCTION_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_GRAPH_NODE = re.compile(r" for '\{\{node .*?' with input shapes", re.DOTALL)
+
+
+def grayscale_images(count=4, size=28):
+    """``count`` grayscale crops of matplotlib's sample photo, shape ``(count, size, size)``, uint8.
+
+    Lesson 01: this is what most image loaders hand you for grayscale pictures:
+    no channel axis and integer pixels. The photo ships with matplotlib, so
+    nothing is downloaded.
+    """
+    import matplotlib.cbook
+    import matplotlib.image
+
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    photo = matplotlib.image.imread(path)  # (600, 512, 3) uint8
+    gray = photo[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    step = 4  # block-average 4x4 pixels: 600x512 -> 150x128
+    height, width = (gray.shape[0] // step) * step, (gray.shape[1] // step) * step
+    small = gray[:height, :width].reshape(height // step, step, width // step, step).mean(axis=(1, 3))
+    rows = np.linspace(0, small.shape[0] - size, count).astype(int)
+    cols = np.linspace(0, small.shape[1] - size, count).astype(int)[::-1]
+    crops = [small[r : r + size, c : c + size] for r, c in zip(rows, cols)]
+    return np.clip(np.rint(np.stack(crops)), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Attempt:
+    """The outcome of :func:`attempt`: a value (and its shape) or the real exception."""
+
+    value: object = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    @property
+    def shape(self):
+        shape = getattr(self.value, "shape", None)
+        return None if shape is None else tuple(shape)
+
+    @property
+    def error_type(self):
+        return None if self.error is None else type(self.error).__name__
+
+    @property
+    def message(self):
+        """The cleaned Keras/TF message, with printed input arrays cut out."""
+        if self.error is None:
+            return None
+        text = _ARRAY_DUMP.sub("for input <the array> with name", clean_message(self.error))
+        text = _FUNCTION_NODE.sub("", text)
+        return _GRAPH_NODE.sub(" with input shapes", text)
+
+    def __repr__(self):
+        if self.ok:
+            return f"works: output shape {self.shape}" if self.shape is not None else "works"
+        return f"{self.error_type}: {self.message}"
+
+
+def attempt(function, *args, **kwargs):
+    """Call ``function(*args, **kwargs)`` and return an :class:`Attempt` (never raises).
+
+    Lessons 01-03 use it to show the error Keras really raises next to the code
+    that caused it, while the notebook keeps running.
+    """
+    try:
+        return Attempt(value=function(*args, **kwargs))
+    except Exception as error:  # noqa: BLE001 - showing the real error is the point
+        return Attempt(error=error)
+
+
+def keras_trace(layer_list, input_shape):
+    """Apply real Keras layers one by one to ``keras.Input(input_shape[1:])``; stop at the first failure.
+
+    Lesson 03: Keras's own message ("Computed output size would be zero or
+    negative. Received inputs shape=(None, 2, 2, 16) ...") does not name the
+    layer; applying the layers one at a time does. The result is a
+    :class:`convclinic.shapes.Trace`, like :func:`convclinic.shapes.trace`.
+    """
+    from convclinic.runtime import import_keras
+
+    keras = import_keras()
+    tensor = keras.Input(tuple(input_shape[1:]), batch_size=input_shape[0])
+    result = Trace(input_shape=tuple(input_shape))
+    for layer in layer_list:
+        shape = tuple(tensor.shape)
+        try:
+            tensor = layer(tensor)
+        except Exception as error:  # noqa: BLE001 - the real error is the result
+            result.steps.append(TraceStep(layer.name, shape, None, clean_message(error)))
+            return result
+        result.steps.append(TraceStep(layer.name, shape, tuple(tensor.shape)))
+    return result
+
+
+def _grid(axis, rows, cols, origin=(0, 0), colour="#bbbbbb"):
+    for r in range(rows + 1):
+        axis.plot([origin[1], origin[1] + cols], [origin[0] + r] * 2, color=colour, lw=0.8)
+    for c in range(cols + 1):
+        axis.plot([origin[1] + c] * 2, [origin[0], origin[0] + rows], color=colour, lw=0.8)
+
+
+def draw_same_padding(size=6, kernel=3, stride=2):
+    """Draw TF's SAME padding for a ``size`` x ``size`` input (lesson 02).
+
+    Left: TensorFlow, where the odd padding row/column goes at the bottom/right
+    (:func:`convclinic.shapes.same_padding`). Right: a symmetric split, as
+    PyTorch's ``padding=1`` does. Padding cells are hatched; the first and last
+    kernel windows along the top row are outlined. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    before, after = same_padding(size, kernel, stride)
+    total = before + after
+    symmetric = (total + 1) // 2
+    layouts = [
+        (f"TensorFlow SAME: pad {before} before, {after} after", before, after),
+        (f"symmetric (PyTorch padding={symmetric}): {symmetric} each side", symmetric, symmetric),
+    ]
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4))
+    for axis, (title, top, bottom) in zip(axes, layouts):
+        padded = size + top + bottom
+        for r in range(padded):
+            for c in range(padded):
+                inside = top <= r < top + size and top <= c < top + size
+                axis.add_patch(
+                    Rectangle(
+                        (c, r), 1, 1,
+                        facecolor="#dddddd" if inside else "white",
+                        hatch=None if inside else "///",
+                        edgecolor="#999999", lw=0.5,
+                    )
+                )
+        outputs = (padded - kernel) // stride + 1
+        for index, style in ((0, "-"), (outputs - 1, "--")):
+            start = index * stride
+            axis.add_patch(
+                Rectangle((start, 0), kernel, kernel, fill=False, edgecolor="#0072B2",
+                          lw=2.5, linestyle=style)
+            )
+        axis.set_title(f"{title}\n{outputs}x{outputs} outputs", fontsize=9)
+        axis.set_xlim(-0.2, padded + 0.2)
+        axis.set_ylim(padded + 0.2, -0.2)
+        axis.set_aspect("equal")
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def draw_sampling_grid(size=9, kernel=3, stride=1, dilation=1, output_index=(0, 0)):
+    """Draw the input pixels that ONE output pixel of a 'valid' Conv2D reads (lesson 03).
+
+    The taps of output ``output_index`` are filled; the top-left corner of every
+    output window is dotted, so the stride shows as the spacing of the dots and
+    the dilation as the spacing of the taps. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    span = effective_kernel_size(kernel, dilation)
+    outputs = (size - span) // stride + 1 if size >= span else 0
+    figure, axis = plt.subplots(figsize=(3.6, 3.6))
+    _grid(axis, size, size)
+    row0, col0 = (output_index[0] * stride, output_index[1] * stride)
+    for i in range(kernel):
+        for j in range(kernel):
+            r, c = row0 + i * dilation, col0 + j * dilation
+            if r < size and c < size:
+                axis.add_patch(Rectangle((c, r), 1, 1, facecolor="#E69F00", edgecolor="black"))
+    for i in range(outputs):
+        for j in range(outputs):
+            axis.plot(j * stride + 0.5, i * stride + 0.5, "o", color="#0072B2", ms=4)
+    axis.set_title(
+        f"input {size}x{size}, kernel {kernel}, stride {stride}, dilation {dilation}\n"
+        f"kernel covers {span}x{span} pixels -> {outputs}x{outputs} outputs",
+        fontsize=9,
+    )
+    axis.set_xlim(-0.2, size + 0.2)
+    axis.set_ylim(size + 0.2, -0.2)
+    axis.set_aspect("equal")
+    axis.axis("off")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,527 @@
+"""Matplotlib drawings of what a Conv2D does: input grid, kernel taps, padding, output map.
+
+Used by lesson 00 (the playground and the NHWC photo), lesson 02 (TF's
+asymmetric SAME padding), lesson 03 (the sampling grid of stride and dilation)
+and by :class:`convclinic.widgets.ConvExplorer` in every lesson.
+
+Design rules kept here:
+
+- The figure is created ONCE and later updates only move artists
+  (``set_data``, ``set_extent``, ``set_offsets``, patch bounds): a full
+  clear-and-redraw costs about 160 ms on the course machine, an artist update
+  plus PNG encode about 15 ms (``benchmarks/bench_widgets.py`` measures both).
+- Colour-blind-safe colours (Okabe-Ito, ``cividis``) and never colour alone:
+  padding is hatched and labelled, kernel taps carry an ``x`` marker, the
+  output panel states its size and any error in words.
+- No pyplot state: figures are plain :class:`matplotlib.figure.Figure` objects
+  with an Agg canvas, so they work headless, in Voila and in handouts.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from convclinic import shapes
+
+__all__ = [
+    "OKABE_ITO",
+    "ConvFigure",
+    "conv_geometry",
+    "draw_conv",
+    "draw_sampling_grid",
+    "draw_photo_axes",
+    "load_photo",
+    "photo_batch",
+    "figure_to_png",
+]
+
+#: Okabe-Ito palette (colour-blind safe), by name.
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+
+_INPUT_LIGHT = np.array([0.86, 0.92, 0.97])  # light and dark cells: a checkerboard of pixels
+_INPUT_DARK = np.array([0.74, 0.84, 0.93])
+_PADDING = np.array([1.0, 1.0, 1.0])
+_TAP = np.array([0xE6, 0x9F, 0x00]) / 255.0  # Okabe-Ito orange
+_TAP2 = np.array([0xCC, 0x79, 0xA7]) / 255.0  # Okabe-Ito reddish purple
+
+
+def _pair(value):
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def conv_geometry(height, width, kernel_size=3, strides=1, dilation_rate=1, padding="valid"):
+    """Where a Conv2D's kernel lands, per spatial axis, computed with :mod:`convclinic.shapes`.
+
+    Returns a dict with ``pad`` ((top, bottom), (left, right)), ``out`` (rows, cols; 0 when
+    Keras would refuse), ``kernel``, ``strides``, ``dilation``, ``k_eff`` and ``error``
+    (the message of :mod:`convclinic.shapes` when the setting is refused, else ``None``).
+    Lessons 00, 02 and 03 draw from it.
+    """
+    kernel, strides, dilation = _pair(kernel_size), _pair(strides), _pair(dilation_rate)
+    error = None
+    pads, outs = [], []
+    try:
+        padding = shapes.normalize_padding(padding)
+        if max(strides) > 1 and max(dilation) > 1:
+            shapes.conv2d_output_shape(
+                (1, height, width, 1), 1, kernel, strides, padding, dilation
+            )
+    except ValueError as exc:
+        error = str(exc)
+        padding = "valid"
+    for n, k, s, d in zip((height, width), kernel, strides, dilation):
+        pad = (0, 0)
+        try:
+            if padding == "same":
+                pad = shapes.same_padding(n, k, s, d)
+            outs.append(shapes.conv_output_size(n, k, s, padding, d))
+        except ValueError as exc:
+            error = error or str(exc)
+            outs.append(0)
+        pads.append(pad)
+    if error is not None and max(strides) > 1 and max(dilation) > 1:
+        outs = [0, 0]
+    k_eff = tuple(d * (k - 1) + 1 if k > 0 and d > 0 else 0 for k, d in zip(kernel, dilation))
+    return {
+        "height": height,
+        "width": width,
+        "pad": tuple(pads),
+        "out": tuple(outs),
+        "kernel": kernel,
+        "strides": strides,
+        "dilation": dilation,
+        "k_eff": k_eff,
+        "padding": padding,
+        "error": error,
+    }
+
+
+def _taps(geometry, row, col):
+    """Input coordinates (rows, cols) of the kernel taps for output position (row, col)."""
+    (top, _), (left, _) = geometry["pad"]
+    (kh, kw), (sh, sw), (dh, dw) = geometry["kernel"], geometry["strides"], geometry["dilation"]
+    rows = row * sh - top + dh * np.arange(max(kh, 0))
+    cols = col * sw - left + dw * np.arange(max(kw, 0))
+    return rows, cols
+
+
+def _coverage(geometry):
+    """For each output cell: how many kernel taps land on real pixels (not padding).
+
+    Lesson 02: with ``same`` padding the border outputs see fewer real pixels,
+    and the extra (bottom/right) padding shows up as a lighter last row/column.
+    """
+    rows_out, cols_out = geometry["out"]
+    counts = []
+    for axis, n_out in enumerate((rows_out, cols_out)):
+        size = (geometry["height"], geometry["width"])[axis]
+        before = geometry["pad"][axis][0]
+        k, s, d = geometry["kernel"][axis], geometry["strides"][axis], geometry["dilation"][axis]
+        starts = np.arange(n_out) * s - before
+        taps = starts[:, None] + d * np.arange(max(k, 0))[None, :]
+        counts.append(((taps >= 0) & (taps < size)).sum(axis=1))
+    return np.outer(counts[0], counts[1]).astype(float)
+
+
+def figure_to_png(figure, dpi=72):
+    """Render a figure to PNG bytes (for an ``ipywidgets.Image``; works headless and in Voila)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+class ConvFigure:
+    """Input grid with padding and kernel taps (left) and the output map (right).
+
+    Lesson 00's playground (through :class:`convclinic.widgets.ConvExplorer`),
+    lesson 02 (SAME padding, extra row/column at the bottom/right) and lesson 03
+    (stride and dilation: the taps of the first two output positions and the
+    anchor of every output position are marked).
+
+    The figure is built once; :meth:`update` moves artists only.
+
+    >>> figure = ConvFigure()                             # doctest: +SKIP
+    >>> figure.update(height=6, width=6, kernel_size=3, strides=2, padding="same")  # doctest: +SKIP
+    >>> png = figure.to_png()                             # doctest: +SKIP
+    """
+
+    def __init__(self, show_output=True, figsize=None, annotate=True):
+        self.show_output = show_output
+        self.annotate = annotate
+        if figsize is None:
+            figsize = (8.0, 3.6) if show_output else (4.4, 3.9)
+            if not annotate:
+                figsize = (figsize[0], figsize[1] - 0.9)
+        self.figure = Figure(figsize=figsize, dpi=72, layout=None)
+        FigureCanvasAgg(self.figure)
+        bottom, top = (0.16, 0.86) if annotate else (0.02, 0.98)
+        if show_output:
+            self.figure.subplots_adjust(left=0.02, right=0.98, bottom=bottom, top=top, wspace=0.12)
+            self.ax_input, self.ax_output = self.figure.subplots(1, 2)
+        else:
+            self.figure.subplots_adjust(left=0.04, right=0.96, bottom=bottom, top=top)
+            self.ax_input, self.ax_output = self.figure.subplots(1, 1), None
+        self._build_artists()
+        self.geometry = None
+
+    # -- construction ------------------------------------------------------------------
+    def _build_artists(self):
+        ax = self.ax_input
+        ax.set_xticks([])
+        ax.set_yticks([])
+        self.input_image = ax.imshow(
+            np.zeros((1, 1, 3)), interpolation="nearest", extent=(-0.5, 0.5, 0.5, -0.5)
+        )
+        self.input_outline = ax.add_patch(
+            Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=OKABE_ITO["blue"], linewidth=1.5)
+        )
+        hatch = dict(
+            facecolor="none", edgecolor="#777777", hatch="///", linewidth=0.0, label="padding"
+        )
+        self.pad_patches = [ax.add_patch(Rectangle((0, 0), 0, 0, **hatch)) for _ in range(4)]
+        self.pad_labels = [
+            ax.text(0, 0, "", ha="center", va="center", fontsize=8, color="#333333")
+            for _ in range(2)
+        ]
+        self.anchors = ax.scatter(
+            [], [], s=4, c=OKABE_ITO["black"], marker="o", linewidths=0, zorder=3,
+            label="where each output is computed",
+        )
+        self.taps = ax.scatter(
+            [], [], s=30, c=OKABE_ITO["black"], marker="x", linewidths=1.2, zorder=4,
+            label="kernel taps, output (0, 0)",
+        )
+        self.taps2 = ax.scatter(
+            [], [], s=30, facecolors="none", edgecolors=OKABE_ITO["black"], marker="o",
+            linewidths=1.0, zorder=4, label="kernel taps, output (0, 1)",
+        )
+        self.footprint = ax.add_patch(
+            Rectangle((0, 0), 1, 1, fill=False, edgecolor=OKABE_ITO["vermillion"],
+                      linewidth=2.0, linestyle="-", zorder=5)
+        )
+        self.legend = ax.legend(
+            handles=[self.taps, self.taps2, self.anchors, self.pad_patches[0]],
+            loc="upper center", bbox_to_anchor=(0.5, -0.01),
+            ncol=2, fontsize=7, frameon=False, handlelength=1.5, columnspacing=1.0,
+        )
+        # Text is the slowest thing Agg draws (2-3 ms per label): a widget passes
+        # annotate=False and shows caption() as HTML text below the image instead.
+        self.legend.set_visible(self.annotate)
+        ax.set_title("", fontsize=9)
+        if self.ax_output is not None:
+            out = self.ax_output
+            out.set_xticks([])
+            out.set_yticks([])
+            self.output_image = out.imshow(
+                np.zeros((1, 1)), cmap="cividis", vmin=0, vmax=1, interpolation="nearest",
+                extent=(-0.5, 0.5, 0.5, -0.5),
+            )
+            self.output_message = out.text(
+                0.5, 0.5, "", transform=out.transAxes, ha="center", va="center", fontsize=9,
+                wrap=True,
+            )
+            self.output_caption = out.text(
+                0.5, -0.04, "", transform=out.transAxes, ha="center", va="top", fontsize=7
+            )
+            self.output_caption.set_visible(self.annotate)
+            out.set_title("", fontsize=9)
+
+    # -- updates -----------------------------------------------------------------------
+    def update(self, height=28, width=28, kernel_size=3, strides=1, dilation_rate=1,
+               padding="valid", result=None):
+        """Move the artists to a new setting; ``result`` (a ProbeResult) decides the output panel.
+
+        When ``result`` is given and failed, the output panel says so in words
+        (error type and phase) whatever the arithmetic says.
+        """
+        height, width = max(int(height), 1), max(int(width), 1)
+        geometry = conv_geometry(height, width, kernel_size, strides, dilation_rate, padding)
+        self.geometry = geometry
+        self._update_input(geometry)
+        if self.ax_output is not None:
+            self._update_output(geometry, result)
+        return self
+
+    def _update_input(self, g):
+        ax = self.ax_input
+        (top, bottom), (left, right) = g["pad"]
+        height, width = g["height"], g["width"]
+        rows = np.arange(-top, height + bottom)
+        cols = np.arange(-left, width + right)
+        inside = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
+        checker = ((rows[:, None] + cols[None, :]) % 2).astype(bool)
+        image = np.where(checker[..., None], _INPUT_DARK, _INPUT_LIGHT)
+        image = np.where(inside[..., None], image, _PADDING)
+        n_rows, n_cols = g["out"]
+        tap_rows, tap_cols = _taps(g, 0, 0)
+        tap_rows2, tap_cols2 = _taps(g, 0, 1) if n_cols > 1 else (np.array([]), np.array([]))
+        if n_rows > 0 and n_cols > 0:
+            self._paint(image, rows, cols, tap_rows2, tap_cols2, _TAP2)
+            self._paint(image, rows, cols, tap_rows, tap_cols, _TAP)
+        extent = (-left - 0.5, width + right - 0.5, height + bottom - 0.5, -top - 0.5)
+        self.input_image.set_data(image)
+        self.input_image.set_extent(extent)
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        self.input_outline.set_bounds(-0.5, -0.5, width, height)
+        # padding bands: top, bottom, left, right (hatched, never colour alone)
+        full_w = width + left + right
+        bands = [
+            (-left - 0.5, -top - 0.5, full_w, top),
+            (-left - 0.5, height - 0.5, full_w, bottom),
+            (-left - 0.5, -0.5, left, height),
+            (width - 0.5, -0.5, right, height),
+        ]
+        for patch, (x, y, w, h) in zip(self.pad_patches, bands):
+            patch.set_bounds(x, y, w, h)
+            patch.set_visible(w > 0 and h > 0)
+        self._label_padding(g)
+        # markers: anchors of every output position (the sampling grid) and the taps
+        cells = max(len(rows), len(cols))
+        cell_points = 72 * ax.get_position().width * self.figure.get_figwidth() / cells
+        if n_rows > 0 and n_cols > 0 and n_rows * n_cols <= 20000:
+            (sh, sw) = g["strides"]
+            centre_r = (g["k_eff"][0] - 1) / 2 - top
+            centre_c = (g["k_eff"][1] - 1) / 2 - left
+            grid_r, grid_c = np.meshgrid(np.arange(n_rows) * sh + centre_r,
+                                         np.arange(n_cols) * sw + centre_c, indexing="ij")
+            self.anchors.set_offsets(np.column_stack([grid_c.ravel(), grid_r.ravel()]))
+            self.anchors.set_sizes([max(min(cell_points * 0.3, 12.0), 1.0) ** 2 / 4])
+        else:
+            self.anchors.set_offsets(np.empty((0, 2)))
+        marker = max(min(cell_points * 0.7, 14.0), 2.0) ** 2
+        for artist, (tr, tc) in ((self.taps, (tap_rows, tap_cols)),
+                                 (self.taps2, (tap_rows2, tap_cols2))):
+            if n_rows > 0 and n_cols > 0 and len(tr) and len(tc):
+                rr, cc = np.meshgrid(tr, tc, indexing="ij")
+                artist.set_offsets(np.column_stack([cc.ravel(), rr.ravel()]))
+                artist.set_sizes([marker])
+            else:
+                artist.set_offsets(np.empty((0, 2)))
+        if len(tap_rows) and len(tap_cols):
+            self.footprint.set_bounds(tap_cols[0] - 0.5, tap_rows[0] - 0.5,
+                                      g["k_eff"][1], g["k_eff"][0])
+            self.footprint.set_visible(True)
+        else:
+            self.footprint.set_visible(False)
+        pad_text = (
+            f"padding top {top}, bottom {bottom}, left {left}, right {right}"
+            if top or bottom or left or right else "no padding"
+        )
+        self.input_text = (
+            f"input {height}\u00d7{width}, kernel {g['kernel'][0]}\u00d7{g['kernel'][1]}"
+            f" (covers {g['k_eff'][0]}\u00d7{g['k_eff'][1]}), stride "
+            f"{g['strides'][0]}, dilation {g['dilation'][0]}; {g['padding']}: {pad_text}"
+        )
+        if self.annotate:
+            ax.set_title(self.input_text.replace("; ", "\n"), fontsize=9)
+
+    @staticmethod
+    def _paint(image, rows, cols, tap_rows, tap_cols, colour):
+        if not len(tap_rows) or not len(tap_cols):
+            return
+        r_index = tap_rows - rows[0]
+        c_index = tap_cols - cols[0]
+        r_ok = r_index[(r_index >= 0) & (r_index < len(rows))]
+        c_ok = c_index[(c_index >= 0) & (c_index < len(cols))]
+        if len(r_ok) and len(c_ok):
+            image[np.ix_(r_ok, c_ok)] = colour
+
+    def _label_padding(self, g):
+        (top, bottom), (left, right) = g["pad"]
+        height, width = g["height"], g["width"]
+        label_bottom, label_right = self.pad_labels
+        if not self.annotate:
+            label_bottom.set_visible(False)
+            label_right.set_visible(False)
+            return
+        extra_bottom = bottom > top
+        extra_right = right > left
+        if bottom:
+            label_bottom.set_position(((width - 1) / 2, height - 0.5 + bottom / 2))
+            label_bottom.set_text("pad (extra row)" if extra_bottom else "pad")
+            label_bottom.set_visible(True)
+        else:
+            label_bottom.set_visible(False)
+        if right:
+            label_right.set_position((width - 0.5 + right / 2, (height - 1) / 2))
+            label_right.set_text("pad (extra col)" if extra_right else "pad")
+            label_right.set_rotation(90)
+            label_right.set_visible(True)
+        else:
+            label_right.set_visible(False)
+        size = 8 if max(height, width) <= 32 else 6
+        label_bottom.set_fontsize(size)
+        label_right.set_fontsize(size)
+
+    def _update_output(self, g, result):
+        out = self.ax_output
+        failed = result is not None and not result.ok
+        n_rows, n_cols = g["out"]
+        if failed or n_rows <= 0 or n_cols <= 0:
+            self.output_image.set_visible(False)
+            if failed:
+                text = f"no output:\n{result.error_type} at {result.phase}"
+            else:
+                text = "no output:\nshape rules refuse this setting"
+            self.output_message.set_text(text)
+            self.output_caption.set_text("")
+            self.output_text = "output: none (" + text.replace("\n", " ") + ")"
+            if self.annotate:
+                out.set_title("output: none", fontsize=9)
+            out.set_xlim(0, 1)
+            out.set_ylim(1, 0)
+            return
+        coverage = _coverage(g)
+        taps = max(g["kernel"][0] * g["kernel"][1], 1)
+        self.output_image.set_visible(True)
+        self.output_image.set_data(coverage)
+        self.output_image.set_clim(0, taps)
+        extent = (-0.5, n_cols - 0.5, n_rows - 0.5, -0.5)
+        self.output_image.set_extent(extent)
+        out.set_xlim(extent[0], extent[1])
+        out.set_ylim(extent[2], extent[3])
+        self.output_message.set_text("")
+        shape = f" {result.output_shape}" if result is not None and result.ok else ""
+        self.output_text = (
+            f"output {n_rows}\u00d7{n_cols}{shape}; shade = kernel taps on real pixels "
+            f"(brightest: all {taps}; darker: fewer, near padding)"
+        )
+        if self.annotate:
+            out.set_title(f"output {n_rows}\u00d7{n_cols}{shape}", fontsize=9)
+        self.output_caption.set_text(self.output_text.split("; ", 1)[1])
+
+    def caption(self):
+        """The drawing in words (for a widget's caption and for screen readers).
+
+        Lines: the input and padding, the output, and a key to the markers.
+        """
+        return "\n".join([
+            self.input_text,
+            getattr(self, "output_text", ""),
+            "key: x = kernel taps of output (0, 0) in orange inside a red frame; "
+            "o = taps of output (0, 1) in purple; dots = where each output is computed; "
+            "hatched white = padding (TF puts the extra row/column at the bottom/right)",
+        ])
+
+    def to_png(self, dpi=72):
+        """PNG bytes of the current state (about 15 ms at dpi 72)."""
+        return figure_to_png(self.figure, dpi=dpi)
+
+    def to_png_fast(self):
+        """PNG bytes at the figure's own dpi, encoded with low compression (widgets).
+
+        ``canvas.draw()`` then Pillow with ``compress_level=1``: about a third
+        faster than ``savefig`` for this size of image.
+        """
+        from PIL import Image
+
+        canvas = self.figure.canvas
+        canvas.draw()
+        width, height = canvas.get_width_height()
+        image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+
+def draw_conv(height=6, width=6, kernel_size=3, strides=1, dilation_rate=1, padding="valid",
+              show_output=True):
+    """One static drawing of a setting: lesson 02 (SAME padding), lesson 03 (stride/dilation).
+
+    Returns the :class:`matplotlib.figure.Figure` (displayed by Jupyter).
+    """
+    drawing = ConvFigure(show_output=show_output)
+    drawing.update(height, width, kernel_size, strides, dilation_rate, padding)
+    return drawing.figure
+
+
+def draw_sampling_grid(size=9, kernel_size=3, strides=2, dilation_rate=1, padding="valid"):
+    """Lesson 03: where a strided or dilated kernel samples a ``size`` x ``size`` input.
+
+    The taps of the first output position are marked ``x``, those of the next
+    output position along the width ``o``; a dot marks where every output is
+    computed. Rows and columns that no tap reaches are the information a large
+    stride throws away.
+    """
+    return draw_conv(size, size, kernel_size, strides, dilation_rate, padding, show_output=False)
+
+
+# --- The NHWC photo (lesson 00) ---------------------------------------------------------
+
+
+def load_photo():
+    """Grace Hopper's portrait as a ``uint8`` array of shape (height, width, 3).
+
+    The JPEG ships inside matplotlib (``sample_data/grace_hopper.jpg``): no download.
+    Lesson 00 uses it to show the four axes of an NHWC tensor; lesson 01 feeds it
+    to a Conv2D without its batch axis.
+    """
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return np.asarray(Image.open(handle).convert("RGB"))
+
+
+def photo_batch(dtype="float32"):
+    """The photo as a batch of one: shape (1, height, width, 3), values in [0, 1] (lesson 00)."""
+    photo = load_photo()
+    if np.dtype(dtype).kind == "f":
+        return (photo[None, ...] / 255.0).astype(dtype)
+    return photo[None, ...].astype(dtype)
+
+
+def draw_photo_axes(batch=None):
+    """Lesson 00: the four axes of an NHWC tensor, drawn on a real photo.
+
+    Panel 1 is the image with its height (axis 1) and width (axis 2) arrows;
+    panels 2-4 are the three channels (axis 3), each in grey levels and
+    labelled with its index, so nothing depends on seeing colour.
+    """
+    batch = photo_batch() if batch is None else np.asarray(batch)
+    if batch.ndim != 4:
+        raise ValueError(f"expected an NHWC batch (4 axes), got shape {batch.shape}")
+    n, height, width, channels = batch.shape
+    figure = Figure(figsize=(10, 3.3))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 1 + channels)
+    figure.subplots_adjust(left=0.03, right=0.99, top=0.8, bottom=0.04, wspace=0.08)
+    image = batch[0]
+    shown = image if image.dtype.kind == "f" else image / 255.0
+    axes[0].imshow(np.clip(shown, 0, 1))
+    axes[0].set_title(f"batch[0]: axis 0 = batch (N={n})", fontsize=9)
+    axes[0].annotate("", xy=(width - 1, -0.06 * height), xytext=(0, -0.06 * height),
+                     arrowprops=dict(arrowstyle="->", color="black"), annotation_clip=False)
+    axes[0].text(width / 2, -0.1 * height, f"axis 2: width W={width}", ha="center",
+                 va="bottom", fontsize=8)
+    axes[0].annotate("", xy=(-0.04 * width, height - 1), xytext=(-0.04 * width, 0),
+                     arrowprops=dict(arrowstyle="->", color="black"), annotation_clip=False)
+    axes[0].text(-0.07 * width, height / 2, f"axis 1: height H={height}", ha="right",
+                 va="center", rotation=90, fontsize=8)
+    names = ("red", "green", "blue") if channels == 3 else tuple(str(c) for c in range(channels))
+    for channel, ax in enumerate(axes[1:]):
+        ax.imshow(image[..., channel], cmap="gray")
+        ax.set_title(f"axis 3 = channel: batch[0, :, :, {channel}]\n({names[channel]})",
+                     fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.suptitle(f"NHWC: shape {tuple(batch.shape)} = (N, H, W, C)", fontsize=10)
+    return figure

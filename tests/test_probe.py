@@ -1,0 +1,121 @@
+"""convclinic.probe and convclinic.runtime against the installed TensorFlow.
+
+The probe is what every widget shows, so it must report exactly what a direct
+Keras call does: the same shape, or the same exception type and message.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convclinic.probe import make_input, probe
+from convclinic.runtime import clean_message, import_keras, strip_ansi
+
+keras = import_keras()
+
+
+def direct(input_shape, dtype="float32", **kwargs):
+    kwargs.setdefault("filters", 8)
+    kwargs.setdefault("kernel_size", 3)
+    kwargs.setdefault("name", "conv2d")  # Keras numbers layer names; messages quote them
+    try:
+        layer = keras.layers.Conv2D(**kwargs)
+    except Exception as error:  # noqa: BLE001
+        return type(error).__name__, error
+    try:
+        return "ok", tuple(layer(np.zeros(input_shape, dtype=dtype)).shape)
+    except Exception as error:  # noqa: BLE001
+        return type(error).__name__, error
+
+
+CASES = [
+    ((1, 28, 28, 1), {}, None),
+    ((1, 3, 28, 28), {"data_format": "channels_first"}, None),
+    ((28, 28, 1), {}, "build"),
+    ((1, 28, 28, 1), {"padding": "invalid"}, "construct"),
+    ((1, 28, 28, 1), {"padding": 1}, "construct"),
+    ((1, 28, 28, 1), {"kernel_size": 30}, "build"),
+    ((1, 28, 28, 1), {"strides": 2, "dilation_rate": 2}, "construct"),
+    ((1, 28, 28, 1), {"filters": 0}, "construct"),
+    ((1, 28, 28, 1), {"padding": [[1, 1], [2, 2]]}, "build"),  # passes the constructor
+]
+
+
+@pytest.mark.parametrize(("input_shape", "kwargs", "phase"), CASES)
+def test_probe_reports_what_keras_does(input_shape, kwargs, phase):
+    result = probe(input_shape, **kwargs)
+    kind, value = direct(input_shape, **kwargs)
+    assert result.phase == phase
+    if kind == "ok":
+        assert result.ok and result.output_shape == value
+        assert result.error_type is None
+    else:
+        assert not result.ok and result.output_shape is None
+        assert result.error_type == kind
+        assert result.message == clean_message(value)
+        assert "\x1b[" not in result.message
+
+
+def test_probe_uint8_is_a_call_error_without_variable_dump():
+    result = probe((1, 28, 28, 3), dtype="uint8")
+    assert result.error_type == "ValueError" and result.phase == "call"
+    assert "Incompatible type conversion requested to type uint8" in result.message
+    assert "array(" not in result.message and len(result.message) < 300
+
+
+def test_probe_on_a_given_array_and_keep_output():
+    x = np.ones((2, 6, 6, 1), dtype="float32")
+    result = probe(x=x, filters=1, kernel_size=3, strides=2, padding="same", keep_output=True,
+                   kernel_initializer="ones", use_bias=False)
+    assert result.output_shape == (2, 3, 3, 1)
+    np.testing.assert_allclose(result.output[0, :, :, 0], [[9, 9, 6], [9, 9, 6], [6, 6, 4]])
+
+
+def test_probe_legacy_uses_keras_2():
+    """Keras 2 (tf_keras) rejects what Keras 3 accepts in lesson 05."""
+    result = probe((1, 28, 28, 1), legacy=True)
+    assert result.ok and result.output_shape == (1, 26, 26, 8)
+    assert "tf_keras" in sys.modules
+
+
+def test_make_input_is_deterministic():
+    np.testing.assert_array_equal(make_input((2, 3)), make_input((2, 3)))
+    assert make_input((1, 4, 4, 1), "uint8").dtype == np.uint8
+
+
+def test_strip_ansi_and_clean_message():
+    assert strip_ansi("\x1b[1mconv2d\x1b[0m") == "conv2d"
+    text = "Exception encountered when calling Conv2D.call().\n\n\x1b[1mbad\x1b[0m\n\nArguments received by Conv2D.call():\n  x"
+    assert clean_message(text) == "bad"
+
+
+def test_import_through_convclinic_leaves_stderr_clean():
+    """Importing TF through convclinic.runtime and running a first op prints nothing
+    on stderr (nbgrader scores a test cell with stderr output 0: PITFALLS.md)."""
+    code = (
+        "from convclinic.runtime import import_keras\n"
+        "keras = import_keras()\n"
+        "import numpy as np\n"
+        "print(keras.layers.Conv2D(2, 3)(np.zeros((1, 5, 5, 1), 'float32')).shape)\n"
+        "import_keras(legacy=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 3, 3, 2)"
+    assert done.stderr == "", f"stderr not clean: {done.stderr[:500]}"
+
+
+def test_plain_import_is_noisy_so_the_quiet_import_matters():
+    """The control experiment: a plain `import tensorflow` DOES write to stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import tensorflow as tf; tf.constant(1.0) + 1.0"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert done.returncode == 0
+    assert done.stderr.strip() != ""

@@ -1,0 +1,85 @@
+"""Property test: convclinic.shapes agrees with the installed Keras, shape for shape.
+
+For >= 2,000 random settings (sizes 1-64, kernels 1-9, strides 1-5, dilations
+1-4, both paddings in mixed case, both data formats) a REAL keras Conv2D is
+constructed and called; convclinic.shapes must give the identical output
+shape, and must raise exactly when Keras raises (lesson 00's rules).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convclinic import shapes
+from convclinic.runtime import import_keras
+
+keras = import_keras()
+
+EXAMPLES = 2000
+OUTCOMES = {"shape": 0, "error": 0}
+
+
+def _pair(draw, low, high):
+    if draw(st.booleans()):
+        return draw(st.integers(low, high))
+    return (draw(st.integers(low, high)), draw(st.integers(low, high)))
+
+
+@st.composite
+def conv_settings(draw):
+    data_format = draw(st.sampled_from(["channels_last", "channels_first"]))
+    height, width = draw(st.integers(1, 64)), draw(st.integers(1, 64))
+    channels = draw(st.integers(1, 3))
+    input_shape = (
+        (1, height, width, channels) if data_format == "channels_last" else (1, channels, height, width)
+    )
+    return dict(
+        input_shape=input_shape,
+        filters=draw(st.integers(1, 4)),
+        kernel_size=_pair(draw, 1, 9),
+        strides=_pair(draw, 1, 5),
+        dilation_rate=_pair(draw, 1, 4),
+        padding=draw(st.sampled_from(["valid", "same", "VALID", "Same"])),
+        data_format=data_format,
+    )
+
+
+def keras_outcome(setting):
+    """Output shape from a real Conv2D, or the exception class Keras raised."""
+    arguments = {k: v for k, v in setting.items() if k != "input_shape"}
+    try:
+        layer = keras.layers.Conv2D(**arguments)
+        output = layer(np.zeros(setting["input_shape"], dtype="float32"))
+    except Exception as error:  # noqa: BLE001 - the outcome under test
+        return type(error)
+    return tuple(output.shape)
+
+
+def shapes_outcome(setting):
+    try:
+        return shapes.conv2d_output_shape(**setting)
+    except ValueError:
+        return ValueError
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(conv_settings())
+def test_shapes_match_real_keras(setting):
+    expected = keras_outcome(setting)
+    got = shapes_outcome(setting)
+    OUTCOMES["error" if isinstance(expected, type) else "shape"] += 1
+    if isinstance(expected, type):
+        assert expected is ValueError, f"Keras raised {expected.__name__} for {setting}"
+        assert got is ValueError, f"Keras raises for {setting} but shapes gave {got}"
+    else:
+        assert got == expected, f"{setting}: shapes {got} != keras {expected}"
+
+
+def test_property_test_compared_enough_settings_of_both_kinds():
+    """Guard (runs after the property test): >= 2,000 settings were compared, and
+    both kinds of outcome (a shape, an error) occurred often."""
+    assert OUTCOMES["shape"] + OUTCOMES["error"] >= EXAMPLES
+    assert OUTCOMES["shape"] >= 300 and OUTCOMES["error"] >= 300, OUTCOMES
