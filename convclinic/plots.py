@@ -24,7 +24,8 @@ import io
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from convclinic import shapes
 
@@ -85,7 +86,7 @@ def conv_geometry(height, width, kernel_size=3, strides=1, dilation_rate=1, padd
     except ValueError as exc:
         error = str(exc)
         padding = "valid"
-    for n, k, s, d in zip((height, width), kernel, strides, dilation):
+    for n, k, s, d in zip((height, width), kernel, strides, dilation, strict=True):
         pad = (0, 0)
         try:
             if padding == "same":
@@ -97,7 +98,7 @@ def conv_geometry(height, width, kernel_size=3, strides=1, dilation_rate=1, padd
         pads.append(pad)
     if error is not None and max(strides) > 1 and max(dilation) > 1:
         outs = [0, 0]
-    k_eff = tuple(d * (k - 1) + 1 if k > 0 and d > 0 else 0 for k, d in zip(kernel, dilation))
+    k_eff = tuple(d * (k - 1) + 1 if k > 0 and d > 0 else 0 for k, d in zip(kernel, dilation, strict=True))
     return {
         "height": height,
         "width": width,
@@ -152,14 +153,22 @@ class ConvFigure:
     Lesson 00's playground (through :class:`convclinic.widgets.ConvExplorer`),
     lesson 02 (SAME padding, extra row/column at the bottom/right) and lesson 03
     (stride and dilation: the taps of the first two output positions and the
-    anchor of every output position are marked).
+    place of every output position are marked).
 
-    The figure is built once; :meth:`update` moves artists only.
+    The figure is built once; :meth:`update` paints the grid, the hatched
+    padding, the ``x``/``o`` tap glyphs and the output dots into one RGB array
+    (numpy, about 1 ms) and hands it to the existing image artist with
+    ``set_data``/``set_extent``; two frames are moved with ``set_bounds``.
+    Matplotlib then draws two images and a few patches instead of hundreds of
+    markers, which keeps a widget update far below a clear-and-redraw.
 
     >>> figure = ConvFigure()                             # doctest: +SKIP
     >>> figure.update(height=6, width=6, kernel_size=3, strides=2, padding="same")  # doctest: +SKIP
     >>> png = figure.to_png()                             # doctest: +SKIP
     """
+
+    #: most screen pixels a grid cell is painted with (fewer for large inputs)
+    MAX_CELL_PIXELS = 16
 
     def __init__(self, show_output=True, figsize=None, annotate=True):
         self.show_output = show_output
@@ -170,15 +179,17 @@ class ConvFigure:
                 figsize = (figsize[0], figsize[1] - 0.9)
         self.figure = Figure(figsize=figsize, dpi=72, layout=None)
         FigureCanvasAgg(self.figure)
-        bottom, top = (0.16, 0.86) if annotate else (0.02, 0.98)
+        bottom, top = (0.16, 0.8) if annotate else (0.02, 0.98)
         if show_output:
             self.figure.subplots_adjust(left=0.02, right=0.98, bottom=bottom, top=top, wspace=0.12)
             self.ax_input, self.ax_output = self.figure.subplots(1, 2)
         else:
             self.figure.subplots_adjust(left=0.04, right=0.96, bottom=bottom, top=top)
             self.ax_input, self.ax_output = self.figure.subplots(1, 1), None
-        self._build_artists()
         self.geometry = None
+        self.input_text = ""
+        self.output_text = ""
+        self._build_artists()
 
     # -- construction ------------------------------------------------------------------
     def _build_artists(self):
@@ -186,44 +197,35 @@ class ConvFigure:
         ax.set_xticks([])
         ax.set_yticks([])
         self.input_image = ax.imshow(
-            np.zeros((1, 1, 3)), interpolation="nearest", extent=(-0.5, 0.5, 0.5, -0.5)
+            np.zeros((1, 1, 3), dtype=np.uint8), interpolation="nearest",
+            extent=(-0.5, 0.5, 0.5, -0.5),
         )
         self.input_outline = ax.add_patch(
             Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=OKABE_ITO["blue"], linewidth=1.5)
         )
-        hatch = dict(
-            facecolor="none", edgecolor="#777777", hatch="///", linewidth=0.0, label="padding"
-        )
-        self.pad_patches = [ax.add_patch(Rectangle((0, 0), 0, 0, **hatch)) for _ in range(4)]
-        self.pad_labels = [
-            ax.text(0, 0, "", ha="center", va="center", fontsize=8, color="#333333")
-            for _ in range(2)
-        ]
-        self.anchors = ax.scatter(
-            [], [], s=4, c=OKABE_ITO["black"], marker="o", linewidths=0, zorder=3,
-            label="where each output is computed",
-        )
-        self.taps = ax.scatter(
-            [], [], s=30, c=OKABE_ITO["black"], marker="x", linewidths=1.2, zorder=4,
-            label="kernel taps, output (0, 0)",
-        )
-        self.taps2 = ax.scatter(
-            [], [], s=30, facecolors="none", edgecolors=OKABE_ITO["black"], marker="o",
-            linewidths=1.0, zorder=4, label="kernel taps, output (0, 1)",
-        )
         self.footprint = ax.add_patch(
             Rectangle((0, 0), 1, 1, fill=False, edgecolor=OKABE_ITO["vermillion"],
-                      linewidth=2.0, linestyle="-", zorder=5)
+                      linewidth=2.0, zorder=5)
         )
-        self.legend = ax.legend(
-            handles=[self.taps, self.taps2, self.anchors, self.pad_patches[0]],
-            loc="upper center", bbox_to_anchor=(0.5, -0.01),
-            ncol=2, fontsize=7, frameon=False, handlelength=1.5, columnspacing=1.0,
-        )
-        # Text is the slowest thing Agg draws (2-3 ms per label): a widget passes
-        # annotate=False and shows caption() as HTML text below the image instead.
-        self.legend.set_visible(self.annotate)
-        ax.set_title("", fontsize=9)
+        self.pad_labels = [
+            ax.text(0, 0, "", ha="center", va="center", fontsize=8, color="#222222",
+                    visible=False, zorder=6)
+            for _ in range(2)
+        ]
+        if self.annotate:
+            handles = [
+                Line2D([], [], linestyle="none", marker="x", color="black",
+                       markerfacecolor=_hex(_TAP), markersize=7,
+                       label="x: kernel taps of output (0, 0)"),
+                Line2D([], [], linestyle="none", marker="o", color="black",
+                       markerfacecolor=_hex(_TAP2), markersize=7,
+                       label="o: kernel taps of output (0, 1)"),
+                Line2D([], [], linestyle="none", marker=".", color="black",
+                       label="dot: where each output is computed"),
+                Patch(facecolor="white", edgecolor="#777777", hatch="///", label="padding"),
+            ]
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01),
+                      ncol=2, fontsize=7, frameon=False, handlelength=1.5, columnspacing=1.0)
         if self.ax_output is not None:
             out = self.ax_output
             out.set_xticks([])
@@ -233,14 +235,12 @@ class ConvFigure:
                 extent=(-0.5, 0.5, 0.5, -0.5),
             )
             self.output_message = out.text(
-                0.5, 0.5, "", transform=out.transAxes, ha="center", va="center", fontsize=9,
-                wrap=True,
+                0.5, 0.5, "", transform=out.transAxes, ha="center", va="center", fontsize=10,
             )
             self.output_caption = out.text(
-                0.5, -0.04, "", transform=out.transAxes, ha="center", va="top", fontsize=7
+                0.5, -0.04, "", transform=out.transAxes, ha="center", va="top", fontsize=7,
+                visible=self.annotate,
             )
-            self.output_caption.set_visible(self.annotate)
-            out.set_title("", fontsize=9)
 
     # -- updates -----------------------------------------------------------------------
     def update(self, height=28, width=28, kernel_size=3, strides=1, dilation_rate=1,
@@ -258,117 +258,63 @@ class ConvFigure:
             self._update_output(geometry, result)
         return self
 
+    def _cell_pixels(self, cells):
+        ax_width_px = self.ax_input.get_position().width * self.figure.bbox.width
+        return int(max(1, min(self.MAX_CELL_PIXELS, ax_width_px // max(cells, 1))))
+
     def _update_input(self, g):
         ax = self.ax_input
         (top, bottom), (left, right) = g["pad"]
         height, width = g["height"], g["width"]
+        n_rows, n_cols = g["out"]
         rows = np.arange(-top, height + bottom)
         cols = np.arange(-left, width + right)
-        inside = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
-        checker = ((rows[:, None] + cols[None, :]) % 2).astype(bool)
-        image = np.where(checker[..., None], _INPUT_DARK, _INPUT_LIGHT)
-        image = np.where(inside[..., None], image, _PADDING)
-        n_rows, n_cols = g["out"]
-        tap_rows, tap_cols = _taps(g, 0, 0)
-        tap_rows2, tap_cols2 = _taps(g, 0, 1) if n_cols > 1 else (np.array([]), np.array([]))
-        if n_rows > 0 and n_cols > 0:
-            self._paint(image, rows, cols, tap_rows2, tap_cols2, _TAP2)
-            self._paint(image, rows, cols, tap_rows, tap_cols, _TAP)
+        image = _paint_grid(
+            g, rows, cols, self._cell_pixels(max(len(rows), len(cols)))
+        )
         extent = (-left - 0.5, width + right - 0.5, height + bottom - 0.5, -top - 0.5)
         self.input_image.set_data(image)
         self.input_image.set_extent(extent)
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
         self.input_outline.set_bounds(-0.5, -0.5, width, height)
-        # padding bands: top, bottom, left, right (hatched, never colour alone)
-        full_w = width + left + right
-        bands = [
-            (-left - 0.5, -top - 0.5, full_w, top),
-            (-left - 0.5, height - 0.5, full_w, bottom),
-            (-left - 0.5, -0.5, left, height),
-            (width - 0.5, -0.5, right, height),
-        ]
-        for patch, (x, y, w, h) in zip(self.pad_patches, bands):
-            patch.set_bounds(x, y, w, h)
-            patch.set_visible(w > 0 and h > 0)
-        self._label_padding(g)
-        # markers: anchors of every output position (the sampling grid) and the taps
-        cells = max(len(rows), len(cols))
-        cell_points = 72 * ax.get_position().width * self.figure.get_figwidth() / cells
-        if n_rows > 0 and n_cols > 0 and n_rows * n_cols <= 20000:
-            (sh, sw) = g["strides"]
-            centre_r = (g["k_eff"][0] - 1) / 2 - top
-            centre_c = (g["k_eff"][1] - 1) / 2 - left
-            grid_r, grid_c = np.meshgrid(np.arange(n_rows) * sh + centre_r,
-                                         np.arange(n_cols) * sw + centre_c, indexing="ij")
-            self.anchors.set_offsets(np.column_stack([grid_c.ravel(), grid_r.ravel()]))
-            self.anchors.set_sizes([max(min(cell_points * 0.3, 12.0), 1.0) ** 2 / 4])
-        else:
-            self.anchors.set_offsets(np.empty((0, 2)))
-        marker = max(min(cell_points * 0.7, 14.0), 2.0) ** 2
-        for artist, (tr, tc) in ((self.taps, (tap_rows, tap_cols)),
-                                 (self.taps2, (tap_rows2, tap_cols2))):
-            if n_rows > 0 and n_cols > 0 and len(tr) and len(tc):
-                rr, cc = np.meshgrid(tr, tc, indexing="ij")
-                artist.set_offsets(np.column_stack([cc.ravel(), rr.ravel()]))
-                artist.set_sizes([marker])
-            else:
-                artist.set_offsets(np.empty((0, 2)))
-        if len(tap_rows) and len(tap_cols):
+        tap_rows, tap_cols = _taps(g, 0, 0)
+        if n_rows > 0 and n_cols > 0 and len(tap_rows) and len(tap_cols):
             self.footprint.set_bounds(tap_cols[0] - 0.5, tap_rows[0] - 0.5,
                                       g["k_eff"][1], g["k_eff"][0])
             self.footprint.set_visible(True)
         else:
             self.footprint.set_visible(False)
+        self._label_padding(g)
         pad_text = (
             f"padding top {top}, bottom {bottom}, left {left}, right {right}"
             if top or bottom or left or right else "no padding"
         )
+        if bottom > top or right > left:
+            pad_text += " (TF puts the extra row/column at the bottom/right)"
         self.input_text = (
             f"input {height}\u00d7{width}, kernel {g['kernel'][0]}\u00d7{g['kernel'][1]}"
             f" (covers {g['k_eff'][0]}\u00d7{g['k_eff'][1]}), stride "
             f"{g['strides'][0]}, dilation {g['dilation'][0]}; {g['padding']}: {pad_text}"
         )
         if self.annotate:
-            ax.set_title(self.input_text.replace("; ", "\n"), fontsize=9)
-
-    @staticmethod
-    def _paint(image, rows, cols, tap_rows, tap_cols, colour):
-        if not len(tap_rows) or not len(tap_cols):
-            return
-        r_index = tap_rows - rows[0]
-        c_index = tap_cols - cols[0]
-        r_ok = r_index[(r_index >= 0) & (r_index < len(rows))]
-        c_ok = c_index[(c_index >= 0) & (c_index < len(cols))]
-        if len(r_ok) and len(c_ok):
-            image[np.ix_(r_ok, c_ok)] = colour
+            ax.set_title(self.input_text.replace("; ", "\n").replace(" (TF", "\n(TF"),
+                         fontsize=9)
 
     def _label_padding(self, g):
         (top, bottom), (left, right) = g["pad"]
         height, width = g["height"], g["width"]
         label_bottom, label_right = self.pad_labels
-        if not self.annotate:
-            label_bottom.set_visible(False)
-            label_right.set_visible(False)
-            return
-        extra_bottom = bottom > top
-        extra_right = right > left
-        if bottom:
+        show = self.annotate and max(height, width) <= 32
+        label_bottom.set_visible(bool(show and bottom))
+        label_right.set_visible(bool(show and right))
+        if show and bottom:
             label_bottom.set_position(((width - 1) / 2, height - 0.5 + bottom / 2))
-            label_bottom.set_text("pad (extra row)" if extra_bottom else "pad")
-            label_bottom.set_visible(True)
-        else:
-            label_bottom.set_visible(False)
-        if right:
+            label_bottom.set_text("padding: extra row" if bottom > top else "padding")
+        if show and right:
             label_right.set_position((width - 0.5 + right / 2, (height - 1) / 2))
-            label_right.set_text("pad (extra col)" if extra_right else "pad")
+            label_right.set_text("padding: extra column" if right > left else "padding")
             label_right.set_rotation(90)
-            label_right.set_visible(True)
-        else:
-            label_right.set_visible(False)
-        size = 8 if max(height, width) <= 32 else 6
-        label_bottom.set_fontsize(size)
-        label_right.set_fontsize(size)
 
     def _update_output(self, g, result):
         out = self.ax_output
@@ -379,7 +325,7 @@ class ConvFigure:
             if failed:
                 text = f"no output:\n{result.error_type} at {result.phase}"
             else:
-                text = "no output:\nshape rules refuse this setting"
+                text = "no output:\nthe shape rules refuse this setting"
             self.output_message.set_text(text)
             self.output_caption.set_text("")
             self.output_text = "output: none (" + text.replace("\n", " ") + ")"
@@ -399,36 +345,37 @@ class ConvFigure:
         out.set_ylim(extent[2], extent[3])
         self.output_message.set_text("")
         shape = f" {result.output_shape}" if result is not None and result.ok else ""
+        low = int(coverage.min()) if coverage.size else 0
         self.output_text = (
-            f"output {n_rows}\u00d7{n_cols}{shape}; shade = kernel taps on real pixels "
-            f"(brightest: all {taps}; darker: fewer, near padding)"
+            f"output {n_rows}\u00d7{n_cols}{shape}; shade = kernel taps on real pixels, "
+            f"from {low} (dark, near padding) to {taps} (bright)"
         )
         if self.annotate:
             out.set_title(f"output {n_rows}\u00d7{n_cols}{shape}", fontsize=9)
         self.output_caption.set_text(self.output_text.split("; ", 1)[1])
 
     def caption(self):
-        """The drawing in words (for a widget's caption and for screen readers).
+        """The drawing in words (a widget's caption under the image; screen readers).
 
-        Lines: the input and padding, the output, and a key to the markers.
+        Lines: the input and padding, the output, and a key to the marks.
         """
         return "\n".join([
             self.input_text,
-            getattr(self, "output_text", ""),
-            "key: x = kernel taps of output (0, 0) in orange inside a red frame; "
-            "o = taps of output (0, 1) in purple; dots = where each output is computed; "
-            "hatched white = padding (TF puts the extra row/column at the bottom/right)",
+            self.output_text,
+            "key: x = kernel taps of output (0, 0) (orange, red frame); o = taps of "
+            "output (0, 1) (purple); dots = where each output is computed; "
+            "hatched white = padding",
         ])
 
     def to_png(self, dpi=72):
-        """PNG bytes of the current state (about 15 ms at dpi 72)."""
+        """PNG bytes of the current state through ``savefig`` (static figures)."""
         return figure_to_png(self.figure, dpi=dpi)
 
     def to_png_fast(self):
         """PNG bytes at the figure's own dpi, encoded with low compression (widgets).
 
-        ``canvas.draw()`` then Pillow with ``compress_level=1``: about a third
-        faster than ``savefig`` for this size of image.
+        ``canvas.draw()`` then Pillow with ``compress_level=1``: faster than
+        ``savefig`` for this size of image, and the bytes are only sent to a browser.
         """
         from PIL import Image
 
@@ -439,6 +386,82 @@ class ConvFigure:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
+
+
+def _hex(colour):
+    return "#" + "".join(f"{int(round(c * 255)):02x}" for c in colour)
+
+
+def _glyphs(size):
+    """Boolean masks (size x size) for the x, o and dot marks painted into grid cells."""
+    index = np.arange(size)
+    r, c = np.meshgrid(index, index, indexing="ij")
+    width = max(size / 8, 0.6)
+    margin = size * 0.18
+    inside = (r >= margin - 0.5) & (r <= size - margin - 0.5) & (c >= margin - 0.5) & (
+        c <= size - margin - 0.5)
+    cross = inside & ((np.abs(r - c) <= width) | (np.abs(r + c - (size - 1)) <= width))
+    centre = (size - 1) / 2
+    distance = np.hypot(r - centre, c - centre)
+    radius = size * 0.32
+    ring = np.abs(distance - radius) <= max(width, 0.7)
+    dot = distance <= max(size * 0.12, 0.5)
+    return cross, ring, dot
+
+
+def _paint_grid(g, rows, cols, cell):
+    """The input panel as a uint8 RGB image, ``cell`` pixels per grid cell (lessons 00, 02, 03).
+
+    Checkerboard pixels, hatched padding, ``x`` on the taps of output (0, 0),
+    ``o`` on those of output (0, 1), a dot where each output is computed.
+    """
+    height, width = g["height"], g["width"]
+    n_rows, n_cols = g["out"]
+    inside_r = (rows >= 0) & (rows < height)
+    inside_c = (cols >= 0) & (cols < width)
+    checker = ((rows[:, None] + cols[None, :]) % 2).astype(bool)
+    colours = np.where(checker[..., None], _INPUT_DARK, _INPUT_LIGHT)
+    inside = inside_r[:, None] & inside_c[None, :]
+    colours = np.where(inside[..., None], colours, _PADDING)
+    marks = np.zeros(colours.shape[:2], dtype=np.int8)  # 1: x, 2: o, 3: dot
+    if n_rows > 0 and n_cols > 0:
+        for mark, colour, (col_index) in ((2, _TAP2, 1), (1, _TAP, 0)):
+            if col_index >= n_cols:
+                continue
+            tap_rows, tap_cols = _taps(g, 0, col_index)
+            r_index = tap_rows - rows[0]
+            c_index = tap_cols - cols[0]
+            r_ok = r_index[(r_index >= 0) & (r_index < len(rows))]
+            c_ok = c_index[(c_index >= 0) & (c_index < len(cols))]
+            if len(r_ok) and len(c_ok):
+                colours[np.ix_(r_ok, c_ok)] = colour
+                marks[np.ix_(r_ok, c_ok)] = mark
+    image = np.repeat(np.repeat((colours * 255).astype(np.uint8), cell, axis=0), cell, axis=1)
+    if cell >= 4:
+        # hatch the padding: diagonal grey lines, so padding never relies on colour alone
+        pad = np.repeat(np.repeat(~inside, cell, axis=0), cell, axis=1)
+        yy, xx = np.indices(pad.shape)
+        stripes = pad & (((xx + yy) % max(cell // 2, 3)) == 0)
+        image[stripes] = 120
+        cross, ring, _ = _glyphs(cell)
+        for mark, glyph in ((1, cross), (2, ring)):
+            where = np.repeat(np.repeat(marks == mark, cell, axis=0), cell, axis=1)
+            image[where & np.tile(glyph, (len(rows), len(cols)))] = 0
+    if n_rows > 0 and n_cols > 0 and cell >= 3:
+        # a dot where each output is computed (the sampling grid of lesson 03)
+        (sh, sw), (top, left) = g["strides"], (g["pad"][0][0], g["pad"][1][0])
+        centre_r = (np.arange(n_rows) * sh + (g["k_eff"][0] - 1) / 2 - top - rows[0] + 0.5) * cell
+        centre_c = (np.arange(n_cols) * sw + (g["k_eff"][1] - 1) / 2 - left - cols[0] + 0.5) * cell
+        radius = max(cell * 0.12, 0.8)
+        span = np.arange(-int(np.ceil(radius)), int(np.ceil(radius)) + 1)
+        for dr in span:
+            for dc in span:
+                if dr * dr + dc * dc > radius * radius + 0.25:
+                    continue
+                pr = np.clip(np.floor(centre_r - 0.5 + dr + 0.5).astype(int), 0, image.shape[0] - 1)
+                pc = np.clip(np.floor(centre_c - 0.5 + dc + 0.5).astype(int), 0, image.shape[1] - 1)
+                image[np.ix_(pr, pc)] = 0
+    return image
 
 
 def draw_conv(height=6, width=6, kernel_size=3, strides=1, dilation_rate=1, padding="valid",

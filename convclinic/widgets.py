@@ -132,7 +132,7 @@ def rule_text(input_shape, filters=8, kernel_size=3, strides=1, dilation_rate=1,
             f"(here strides={strides}, dilation_rate={dilation_rate})."
         )
     elif numbers_ok and spatial is not None and mode is not None:
-        for axis, (name, n) in enumerate(zip(("height", "width"), spatial)):
+        for axis, (name, n) in enumerate(zip(("height", "width"), spatial, strict=True)):
             k, s, d = kernel[axis], stride[axis], dilation[axis]
             k_eff = d * (k - 1) + 1
             if axis == 0 or (k, d) != (kernel[0], dilation[0]):
