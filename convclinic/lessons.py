@@ -59,7 +59,7 @@ def grayscale_images(count=4, size=28):
     small = gray[:height, :width].reshape(height // step, step, width // step, step).mean(axis=(1, 3))
     rows = np.linspace(0, small.shape[0] - size, count).astype(int)
     cols = np.linspace(0, small.shape[1] - size, count).astype(int)[::-1]
-    crops = [small[r : r + size, c : c + size] for r, c in zip(rows, cols)]
+    crops = [small[r : r + size, c : c + size] for r, c in zip(rows, cols, strict=True)]
     return np.clip(np.rint(np.stack(crops)), 0, 255).astype(np.uint8)
 
 
@@ -160,7 +160,7 @@ def draw_same_padding(size=6, kernel=3, stride=2):
         (f"symmetric (PyTorch padding={symmetric}): {symmetric} each side", symmetric, symmetric),
     ]
     figure, axes = plt.subplots(1, 2, figsize=(8, 4))
-    for axis, (title, top, bottom) in zip(axes, layouts):
+    for axis, (title, top, bottom) in zip(axes, layouts, strict=True):
         padded = size + top + bottom
         for r in range(padded):
             for c in range(padded):

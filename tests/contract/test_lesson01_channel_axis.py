@@ -1,0 +1,254 @@
+"""Contract tests for lesson 01 (notebooks/01-missing-channel-axis.ipynb).
+
+Each test pins one statement the lesson makes about TensorFlow/Keras, against the
+installed stack. When an upgrade changes a behaviour, the failing test names the
+section of the lesson to rewrite.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from convclinic.lessons import attempt, grayscale_images
+from convclinic.probe import probe
+from convclinic.runtime import clean_message, import_keras, import_tensorflow
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return import_keras()
+
+
+@pytest.fixture(scope="module")
+def gray_model(keras):
+    inputs = keras.Input(shape=(28, 28, 1))
+    return keras.Model(inputs, keras.layers.Conv2D(8, 3)(inputs))
+
+
+@pytest.fixture(scope="module")
+def rgb_model(keras):
+    inputs = keras.Input(shape=(28, 28, 3))
+    return keras.Model(inputs, keras.layers.Conv2D(8, 3)(inputs))
+
+
+def fresh_gray_model(keras):
+    inputs = keras.Input(shape=(28, 28, 1))
+    return keras.Model(inputs, keras.layers.Conv2D(8, 3)(inputs))
+
+
+def float_batch(shape):
+    return np.zeros(shape, dtype="float32")
+
+
+def test_lesson01_grayscale_images_are_rank3_uint8():
+    """Lesson 01, section 'Grayscale images have no channel axis': the loaded batch is (4, 28, 28) uint8."""
+    images = grayscale_images(count=4, size=28)
+    assert images.shape == (4, 28, 28)
+    assert images.dtype == np.uint8
+    assert images.std() > 10, "the crops should be real pictures, not flat grey"
+
+
+def test_lesson01_rank3_batch_into_layer_raises_min_ndim(keras):
+    """Lesson 01, section 'The failure, live': a Conv2D layer on (4, 28, 28) raises ValueError 'expected min_ndim=4, found ndim=3'."""
+    with pytest.raises(ValueError) as caught:
+        keras.layers.Conv2D(filters=8, kernel_size=3)(grayscale_images())
+    message = clean_message(caught.value)
+    assert "min_ndim=4" in message
+    assert "found ndim=3" in message
+    assert "(4, 28, 28)" in message
+
+
+def test_lesson01_input_without_channel_axis_fails_at_construction(keras):
+    """Lesson 01, section 'The failure, live': keras.Input((28, 28)) into Conv2D raises min_ndim=4 when the model is declared."""
+    inputs = keras.Input(shape=(28, 28))
+    with pytest.raises(ValueError) as caught:
+        keras.layers.Conv2D(8, 3)(inputs)
+    message = clean_message(caught.value)
+    assert "min_ndim=4" in message
+    assert "(None, 28, 28)" in message
+
+
+def test_lesson01_gray_model_adds_trailing_axis(gray_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': (4, 28, 28) -> (4, 26, 26, 8)."""
+    assert tuple(gray_model(float_batch((4, 28, 28))).shape) == (4, 26, 26, 8)
+
+
+def test_lesson01_gray_model_predict_adds_trailing_axis_too(gray_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': predict() accepts (4, 28, 28) as well."""
+    assert gray_model.predict(float_batch((4, 28, 28)), verbose=0).shape == (4, 26, 26, 8)
+
+
+def test_lesson01_rgb_model_refuses_rank3_grayscale(rgb_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': an RGB model on (4, 28, 28) raises 'Invalid input shape'."""
+    outcome = attempt(rgb_model, float_batch((4, 28, 28)))
+    assert outcome.error_type == "ValueError"
+    assert "Invalid input shape" in outcome.message
+    assert "Expected shape (None, 28, 28, 3)" in outcome.message
+    assert "incompatible shape (4, 28, 28)" in outcome.message
+
+
+def test_lesson01_rgb_model_refuses_one_channel(rgb_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': (4, 28, 28, 1) raises 'expected axis -1 ... value 3'."""
+    outcome = attempt(rgb_model, float_batch((4, 28, 28, 1)))
+    assert outcome.error_type == "ValueError"
+    assert (
+        "expected axis -1 of input shape to have value 3, but received input with shape "
+        "(4, 28, 28, 1)" in outcome.message
+    )
+
+
+def test_lesson01_rgb_fix_repeat_channel(rgb_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': repeating the channel 3 times feeds an RGB model."""
+    rgb = np.repeat(float_batch((4, 28, 28))[..., None], 3, axis=-1)
+    assert tuple(rgb_model(rgb).shape) == (4, 26, 26, 8)
+
+
+def seed_example1_model(keras):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.Sequential(
+            [keras.layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1))]
+        )
+    return model, caught
+
+
+def test_lesson01_seed_input_shape_only_warns(keras):
+    """Lesson 01, section 'The seed article's Example 1, checked': input_shape= on a layer only emits a UserWarning."""
+    _, caught = seed_example1_model(keras)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert any("Do not pass an `input_shape`/`input_dim` argument to a layer" in m for m in messages)
+
+
+def test_lesson01_seed_build_succeeds(keras):
+    """Lesson 01, section 'The seed article's Example 1, checked': model.build((None, 28, 28, 1)) succeeds, output (None, 26, 26, 32)."""
+    model, _ = seed_example1_model(keras)
+    model.build((None, 28, 28, 1))
+    assert model.built
+    assert tuple(model.output_shape) == (None, 26, 26, 32)
+
+
+def test_lesson01_seed_summary_does_not_raise(keras, capsys):
+    """Lesson 01, section 'The seed article's Example 1, checked': model.summary() prints the table instead of raising."""
+    model, _ = seed_example1_model(keras)
+    model.build((None, 28, 28, 1))
+    model.summary()
+    printed = capsys.readouterr().out
+    assert "(None, 26, 26, 32)" in printed
+    assert "320" in printed  # 3*3*1*32 + 32 parameters
+
+
+def test_lesson01_seed_rank3_tensor_runs_on_100x100(keras):
+    """Lesson 01, section 'The seed article's Example 1, checked': the seed's (1, 100, 100) tensor gives (1, 98, 98, 32); height/width are not checked."""
+    tf = import_tensorflow()
+    model, _ = seed_example1_model(keras)
+    model.build((None, 28, 28, 1))
+    assert tuple(model(tf.random.normal((1, 100, 100))).shape) == (1, 98, 98, 32)
+
+
+def test_lesson01_keras2_refuses_seed_rank3_tensor():
+    """Lesson 01, section 'The seed article's Example 1, checked': Keras 2 refused the call: 'expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)'."""
+    tf_keras = import_keras(legacy=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = tf_keras.Sequential(
+            [tf_keras.layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1))]
+        )
+    with pytest.raises(ValueError) as caught:
+        model(float_batch((1, 100, 100)))
+    assert "expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)" in clean_message(
+        caught.value
+    )
+
+
+def test_lesson01_one_image_eager_call_negative_size(keras):
+    """Lesson 01, section 'One image without its batch axis': model(one_image) raises InvalidArgumentError 'Computed output size would be negative ... input_size: 1'."""
+    outcome = attempt(fresh_gray_model(keras), float_batch((28, 28, 1)))
+    assert outcome.error_type == "InvalidArgumentError"
+    assert "Computed output size would be negative" in outcome.message
+    assert "input_size: 1, effective_filter_size: 3" in outcome.message
+    assert "batch" not in outcome.message.lower()
+
+
+def test_lesson01_one_image_predict_negative_dimension(keras):
+    """Lesson 01, section 'One image without its batch axis': predict(one_image) raises ValueError 'Negative dimension size caused by subtracting 3 from 1' on (28,28,1,1)."""
+    model = fresh_gray_model(keras)
+    model(float_batch((4, 28, 28)))  # the lesson calls the model eagerly first
+    attempt(model, float_batch((28, 28, 1)))
+    outcome = attempt(model.predict, float_batch((28, 28, 1)), verbose=0)
+    assert outcome.error_type == "ValueError"
+    assert "Negative dimension size caused by subtracting 3 from 1" in outcome.message
+    assert "[28,28,1,1]" in outcome.message
+    assert "batch" not in outcome.message.lower()
+
+
+def test_lesson01_uint8_into_layer_refused(keras):
+    """Lesson 01, section 'Integer images: uint8 pixels': a Conv2D layer on uint8 raises 'Incompatible type conversion requested to type uint8'."""
+    outcome = attempt(keras.layers.Conv2D(8, 3), grayscale_images()[..., None])
+    assert outcome.error_type == "ValueError"
+    assert "Incompatible type conversion requested to type uint8" in outcome.message
+
+
+def test_lesson01_uint8_into_model_is_cast(gray_model):
+    """Lesson 01, section 'Integer images: uint8 pixels': a model built on keras.Input casts uint8 and works."""
+    outcome = attempt(gray_model, grayscale_images()[..., None])
+    assert outcome.ok, outcome
+    assert outcome.shape == (4, 26, 26, 8)
+    assert outcome.value.dtype == "float32"
+
+
+def test_lesson01_float64_cast_to_float32(keras):
+    """Lesson 01, section 'Integer images: uint8 pixels': float64 input to a layer is cast silently; the output is float32."""
+    output = keras.layers.Conv2D(8, 3)(np.zeros((1, 28, 28, 1), dtype="float64"))
+    assert output.dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "fix",
+    [
+        pytest.param(lambda x: np.expand_dims(x, axis=-1), id="expand_dims"),
+        pytest.param(lambda x: x[..., None], id="none_index"),
+    ],
+)
+def test_lesson01_fix_adds_channel_axis(keras, fix):
+    """Lesson 01, section 'The fixes': np.expand_dims / x[..., None] on float32 pixels make Conv2D work: (4, 26, 26, 8)."""
+    x = grayscale_images().astype("float32") / 255.0
+    assert tuple(keras.layers.Conv2D(8, 3)(fix(x)).shape) == (4, 26, 26, 8)
+
+
+def test_lesson01_fix_single_image(keras):
+    """Lesson 01, section 'The fixes': one image with batch and channel axes added, (1, 28, 28, 1), works."""
+    x = grayscale_images().astype("float32")[0][None, ..., None]
+    assert tuple(keras.layers.Conv2D(8, 3)(x).shape) == (1, 26, 26, 8)
+
+
+def test_lesson01_fix_reshape_layer(keras):
+    """Lesson 01, section 'The fixes': a Reshape((28, 28, 1)) layer after keras.Input((28, 28)) accepts (4, 28, 28)."""
+    model = keras.Sequential(
+        [keras.Input(shape=(28, 28)), keras.layers.Reshape((28, 28, 1)), keras.layers.Conv2D(8, 3)]
+    )
+    assert tuple(model(float_batch((4, 28, 28))).shape) == (4, 26, 26, 8)
+
+
+def test_lesson01_predict_check_cases():
+    """Lesson 01, section 'Predict, then check': uint8 fails, float32 gives (32, 60, 60, 16), a missing batch axis on a bare layer says min_ndim=4."""
+    batch = np.zeros((32, 64, 64), dtype="uint8")
+    as_uint8 = probe(x=batch[..., None], filters=16, kernel_size=5)
+    assert "Incompatible type conversion requested to type uint8" in as_uint8.message
+    as_float = probe(x=batch[..., None].astype("float32"), filters=16, kernel_size=5)
+    assert as_float.output_shape == (32, 60, 60, 16)
+    no_batch = probe(x=batch[0].astype("float32")[..., None], filters=16, kernel_size=5)
+    assert no_batch.error_type == "ValueError"
+    assert "min_ndim=4" in no_batch.message
+
+
+def test_lesson01_one_image_error_depends_on_history(keras):
+    """Lesson 01, section 'One image without its batch axis': after an earlier predict() the same mistake raises InvalidArgumentError 'Graph execution error ... Computed output size would be negative'."""
+    model = fresh_gray_model(keras)
+    model.predict(float_batch((4, 28, 28)), verbose=0)
+    outcome = attempt(model.predict, float_batch((28, 28, 1)), verbose=0)
+    assert outcome.error_type == "InvalidArgumentError"
+    assert outcome.message.startswith("Graph execution error")
+    assert "Computed output size would be negative" in outcome.message
