@@ -28,3 +28,37 @@ def require_command(name, why):
 @pytest.fixture(scope="session")
 def root():
     return ROOT
+
+
+# The full suite (plain `pytest`, as `make test` runs it) must really run: a
+# collection that lost most of its tests (an import error swallowed, a bad
+# glob) or a CI run where everything skipped must fail, not pass quietly.
+MIN_FULL_SUITE_TESTS = 100
+
+
+def _is_full_suite(config):
+    return not config.args or [str(a).rstrip("/") for a in config.args] == ["tests"]
+
+
+def pytest_collection_finish(session):
+    if _is_full_suite(session.config) and not session.config.getoption("keyword") \
+            and not session.config.getoption("markexpr"):
+        count = len(session.items)
+        if count < MIN_FULL_SUITE_TESTS:
+            raise pytest.UsageError(
+                f"only {count} tests collected for the full suite (expected >= {MIN_FULL_SUITE_TESTS})"
+            )
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not IN_CI:
+        return
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        terminalreporter.write_line(f"CI=true: {len(skipped)} skipped tests count as failures", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if IN_CI and reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
+        session.exitstatus = 1
