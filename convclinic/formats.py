@@ -160,3 +160,28 @@ def keras_json_demo(image_data_format="channels_first", timeout=120):
             handle.write(text)
         result = run_snippet(KERAS_JSON_SNIPPET, env={"KERAS_HOME": keras_home}, timeout=timeout)
     return text, result
+
+
+CHANNELS_FIRST_SNIPPET = """
+import numpy as np
+from convclinic.runtime import import_keras
+keras = import_keras()
+layer = keras.layers.Conv2D(8, 3, data_format="channels_first", dtype="{dtype}")
+images = np.zeros((1, 3, 28, 28), "{dtype}")
+result = list(layer(images).shape)
+"""
+
+
+def channels_first_on_cpu(onednn=True, dtype="float32", timeout=180):
+    """Run a channels_first Conv2D on the CPU in a fresh process, oneDNN on or off.
+
+    Lesson 04, "channels_first on the CPU". ``TF_ENABLE_ONEDNN_OPTS`` is read
+    once, when TensorFlow is imported, so it can only be shown in a new
+    process. With oneDNN off TensorFlow's own CPU kernel refuses NCHW
+    ("The Conv2D op currently only supports the NHWC tensor format on the CPU").
+    Returns a :class:`convclinic.hardware.SnippetResult`.
+    """
+    from convclinic.hardware import run_snippet
+
+    code = CHANNELS_FIRST_SNIPPET.format(dtype=dtype)
+    return run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"}, timeout=timeout)

@@ -22,8 +22,10 @@ Importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -465,6 +467,38 @@ def explain_phase(result):
 
 
 # ---------------------------------------------------------------------------
+# Reporting a framework bug
+# ---------------------------------------------------------------------------
+
+
+def environment_summary():
+    """The versions a framework bug report needs, as ``{name: version}``. Lesson 05.
+
+    Python, platform, NumPy, TensorFlow, Keras 3, Keras 2 (``tf_keras``, when
+    installed), whether TensorFlow was built with CUDA, and the GPUs it sees.
+    """
+    import numpy as np
+
+    tf = _tensorflow_without_op()
+    summary = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+    }
+    from convclinic.runtime import import_keras
+
+    summary["keras"] = import_keras().__version__
+    try:
+        summary["tf_keras"] = import_keras(legacy=True).__version__
+    except ImportError:
+        summary["tf_keras"] = "not installed"
+    summary["built_with_cuda"] = str(bool(tf.test.is_built_with_cuda()))
+    summary["gpus"] = ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "none"
+    return summary
+
+
+# ---------------------------------------------------------------------------
 # GPUs
 # ---------------------------------------------------------------------------
 
@@ -475,10 +509,14 @@ def _tensorflow_without_op():
     :func:`convclinic.runtime.import_tensorflow` runs one op (to flush the
     log lines), after which memory growth can no longer be set.
     """
-    if "tensorflow" not in sys.modules:
-        quiet_environment()
-    import tensorflow as tf
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    quiet_environment()
+    from convclinic import runtime
 
+    silenced = getattr(runtime, "_stderr_silenced", contextlib.nullcontext)
+    with silenced():
+        import tensorflow as tf
     return tf
 
 
