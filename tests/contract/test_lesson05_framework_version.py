@@ -1,0 +1,257 @@
+"""Contract tests for lesson 05 (notebooks/05-framework-version-hardware.ipynb).
+
+Each test pins one statement the lesson makes about TensorFlow/Keras, against the
+installed stack. When an upgrade changes a behaviour, the failing test names the
+section of the lesson to rewrite. The seed-article table is tested row by row.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+
+from convclinic import hardware
+from convclinic.probe import probe
+from convclinic.runtime import clean_message, import_keras, import_tensorflow
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return import_keras()
+
+
+def claim(key):
+    """Run one seed claim under both Kerases."""
+    found = [c for c in hardware.SEED_CLAIMS if c.key == key]
+    assert found, key
+    return hardware.side_by_side(found[0].scenario)
+
+
+# --- Which Keras is this? ---------------------------------------------------------------
+
+
+def test_lesson05_tf_keras_attribute_is_keras3_and_tf_keras_package_is_keras2(keras):
+    """Lesson 05, section 'Which Keras is this?': in TensorFlow 2.21 `tf.keras` IS Keras 3
+    (same Conv2D class), while the `tf_keras` package is Keras 2."""
+    tf = import_tensorflow()
+    assert tf.keras.layers.Conv2D is keras.layers.Conv2D
+    assert keras.__version__.startswith("3.")
+    assert import_keras(legacy=True).__version__.startswith("2.")
+    assert import_keras(legacy=True).layers.Conv2D is not keras.layers.Conv2D
+
+
+# --- The failure, live / the article says, Keras 3.15 does -------------------------------
+
+
+def test_lesson05_seed_example1_build_works_in_both():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 1): model.build((None, 28,
+    28, 1)) on the model declared input_shape=(28, 28, 1) does NOT fail; output (None, 26, 26, 32)."""
+    outcomes = claim("example1_build")
+    for outcome in outcomes.values():
+        assert outcome.ok, outcome.text
+        assert outcome.value == "built, output (None, 26, 26, 32)"
+
+
+def test_lesson05_seed_example1_call_without_channel_axis_keras2_fails_keras3_works():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 1): calling that model on
+    (1, 100, 100): Keras 2 raises 'expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)';
+    Keras 3 adds the channel axis and returns (1, 98, 98, 32)."""
+    outcomes = claim("example1_call")
+    assert outcomes["Keras 2"].error_type == "ValueError"
+    assert "expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)" in outcomes["Keras 2"].message
+    assert outcomes["Keras 3"].ok and outcomes["Keras 3"].value == (1, 98, 98, 32)
+
+
+def test_lesson05_seed_example2_invalid_padding_raises_at_construction_in_both():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 2): padding='invalid'
+    does not build: both Kerases raise ValueError 'The `padding` argument must be ...
+    Received: invalid' when the layer is constructed."""
+    for outcome in claim("example2_invalid_padding").values():
+        assert outcome.error_type == "ValueError"
+        assert "The `padding` argument must be" in outcome.message
+        assert "Received: invalid" in outcome.message
+    assert probe((1, 28, 28, 1), padding="invalid").phase == "construct"
+
+
+def test_lesson05_big_stride_gives_a_1x1_output_not_an_empty_one():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Invalid Stride): stride 50 on a
+    28x28 input gives a (1, 1, 1, 4) output in both Kerases, not an empty one."""
+    for outcome in claim("big_stride").values():
+        assert outcome.ok and outcome.value == (1, 1, 1, 4)
+
+
+def test_lesson05_seed_example3_build_with_batch_one_keras2_works_keras3_fails():
+    """Lesson 05, section 'The failure, live: the article's Example 3 under two Kerases':
+    model.build((1, 28, 28, 1)) works in Keras 2 and raises ValueError 'has already been
+    configured to use input shape (None, 28, 28, 1)' in Keras 3."""
+    outcomes = claim("example3_build")
+    assert outcomes["Keras 2"].ok
+    assert outcomes["Keras 3"].error_type == "ValueError"
+    assert "already been configured to use input shape (None, 28, 28, 1)" in (
+        outcomes["Keras 3"].message
+    )
+
+
+def test_lesson05_seed_example3_mismatch_throws_in_both_with_different_words():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 3): an NCHW tensor into
+    the declared channels_last model raises in both: Keras 2 'expected shape=(None, 28, 28, 1),
+    found shape=(1, 1, 28, 28)', Keras 3 'expected axis -1 of input shape to have value 1'."""
+    outcomes = claim("example3_mismatch")
+    assert "expected shape=(None, 28, 28, 1), found shape=(1, 1, 28, 28)" in (
+        outcomes["Keras 2"].message
+    )
+    assert "expected axis -1 of input shape to have value 1" in outcomes["Keras 3"].message
+
+
+def test_lesson05_channels_first_float32_works_on_cpu_in_both():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Data Format Mismatch): a float32
+    channels_first Conv2D(8, 3) on (1, 3, 28, 28) runs on this CPU in both: (1, 8, 26, 26)."""
+    for outcome in claim("channels_first_cpu").values():
+        assert outcome.ok and outcome.value == (1, 8, 26, 26)
+
+
+def test_lesson05_bare_layer_format_mismatch_is_silent_in_both():
+    """Lesson 05, section 'The article says / Keras 3.15 does' (Data Format Mismatch): a
+    channels_first Conv2D(8, 3) on an NHWC (1, 28, 28, 3) image raises nothing in either Keras
+    and returns (1, 8, 26, 1)."""
+    for outcome in claim("bare_layer_mismatch").values():
+        assert outcome.ok and outcome.value == (1, 8, 26, 1)
+
+
+def test_lesson05_table_covers_every_seed_claim():
+    """Lesson 05, section 'The article says / Keras 3.15 does': the table lists every seed claim
+    that FACTS.md checks (Examples 1-3, the stride claim, the data-format claims)."""
+    keys = {c.key for c in hardware.SEED_CLAIMS}
+    assert keys == {
+        "example1_build", "example1_call", "example2_invalid_padding", "big_stride",
+        "example3_build", "example3_mismatch", "channels_first_cpu", "bare_layer_mismatch",
+    }
+
+
+# --- The input_shape= warning ------------------------------------------------------------
+
+
+def test_lesson05_input_shape_warning_text_and_once_per_location(keras):
+    """Lesson 05, section 'The input_shape= warning': passing input_shape= to Conv2D emits a
+    UserWarning 'Do not pass an `input_shape`/`input_dim` argument to a layer', issued from inside
+    Keras (base_conv.py), so the default filter shows it once for three layers."""
+    shown = hardware.count_input_shape_warnings(3)
+    assert len(shown) == 1
+    assert shown[0].category is UserWarning
+    assert "Do not pass an `input_shape`/`input_dim` argument to a layer" in str(shown[0].message)
+    assert shown[0].filename.replace("\\", "/").endswith("keras/src/layers/convolutional/base_conv.py")
+
+
+def test_lesson05_keras_input_gives_no_warning(keras):
+    """Lesson 05, section 'The input_shape= warning': declaring the shape with keras.Input
+    instead emits no warning, and the model works."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, 3)])
+    assert [w for w in caught if "input_shape" in str(w.message)] == []
+    assert tuple(model(np.zeros((1, 28, 28, 1), "float32")).shape) == (1, 26, 26, 32)
+
+
+# --- Reading a traceback ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings, phase, fragment",
+    [
+        (dict(input_shape=(1, 28, 28, 1), padding="invalid"), "construct", "Received: invalid"),
+        (dict(input_shape=(28, 28, 1)), "build", "expected min_ndim=4, found ndim=3"),
+        (
+            dict(input_shape=(1, 28, 28, 1), dtype="uint8"),
+            "call",
+            "Incompatible type conversion requested to type uint8",
+        ),
+    ],
+)
+def test_lesson05_one_failure_per_phase(settings, phase, fragment):
+    """Lesson 05, section 'Reading a traceback': padding='invalid' fails at construct, a rank-3
+    input at build (min_ndim=4), a uint8 input at call (after the float32 weights exist)."""
+    result = probe(**settings)
+    assert (result.error_type, result.phase) == ("ValueError", phase)
+    assert fragment in result.message
+
+
+def test_lesson05_traceback_example_names_the_dense_layer(keras):
+    """Lesson 05, section 'Reading a traceback': a Conv2D-Flatten-Dense model built for 28x28
+    called on 32x32 raises in the DENSE layer: "layer 'dense' ... expected axis -1 of input shape
+    to have value 5408, but received input with shape (1, 7200)"."""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(8, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="dense"),
+        ]
+    )
+    with pytest.raises(ValueError) as caught:
+        model(np.zeros((1, 32, 32, 1), "float32"))
+    message = clean_message(caught.value)
+    assert "layer 'dense'" in message
+    assert "expected axis -1 of input shape to have value 5408" in message
+    assert "received input with shape (1, 7200)" in message
+
+
+# --- The lines on stderr -------------------------------------------------------------------
+
+
+def test_lesson05_tensorflow_writes_cpp_log_lines_to_stderr():
+    """Lesson 05, section 'The lines on stderr': at TF_CPP_MIN_LOG_LEVEL=0 a fresh TensorFlow
+    writes the oneDNN notice, 'Could not find cuda drivers' and 'failed call to cuInit' (the
+    first op) to stderr on this CPU-only machine."""
+    text = "\n".join(hardware.tensorflow_log_lines("0"))
+    assert "oneDNN custom operations are on" in text
+    assert "Could not find cuda drivers on your machine" in text
+    assert "failed call to cuInit" in text
+
+
+def test_lesson05_log_level_3_does_not_silence_the_import_lines():
+    """Lesson 05, section 'The lines on stderr': TF_CPP_MIN_LOG_LEVEL=3 hides the cuInit error
+    but NOT the lines written at import (oneDNN notice)."""
+    text = "\n".join(hardware.tensorflow_log_lines("3"))
+    assert "oneDNN custom operations are on" in text
+    assert "failed call to cuInit" not in text
+
+
+def test_lesson05_runtime_import_writes_nothing_on_stderr():
+    """Lesson 05, section 'The lines on stderr': importing TensorFlow and Keras through
+    convclinic.runtime (and running an op) writes nothing on stderr."""
+    result = hardware.run_snippet(
+        "from convclinic.runtime import import_keras, import_tensorflow\n"
+        "tf = import_tensorflow()\nkeras = import_keras()\n"
+        "result = float(tf.reduce_sum(tf.ones((2, 2))))"
+    )
+    assert result.ok and result.value == 4.0
+    assert result.stderr_lines == []
+
+
+# --- The GPU case --------------------------------------------------------------------------
+
+
+def test_lesson05_memory_growth_cannot_change_after_initialisation():
+    """Lesson 05, section 'The GPU case': TensorFlow's set_memory_growth refuses to change a GPU
+    once it is initialised ('Physical devices cannot be modified after being initialized') and
+    refuses non-GPU devices. Checked in the installed TF's own code, as CI has no GPU."""
+    tf = import_tensorflow()
+    from tensorflow.python.eager import context
+
+    source = inspect.getsource(context.Context.set_memory_growth)
+    assert "Physical devices cannot be modified after being initialized" in source
+    with pytest.raises(ValueError, match="Cannot set memory growth on non-GPU"):
+        tf.config.experimental.set_memory_growth(tf.config.list_physical_devices("CPU")[0], True)
+
+
+def test_lesson05_no_gpu_is_said_plainly_on_a_cpu_machine():
+    """Lesson 05, section 'The GPU case': on a machine without a GPU, gpu_report() and
+    enable_memory_growth() say 'No GPU' instead of failing."""
+    report = hardware.gpu_report()
+    if report.has_gpu:
+        pytest.skip("this machine has a GPU: benchmarks/gpu_check.py covers the GPU case")
+    assert str(report).startswith(f"TensorFlow {report.tensorflow_version}: No GPU")
+    assert str(hardware.enable_memory_growth()).startswith("No GPU: nothing to do")
