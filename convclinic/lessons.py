@@ -9,8 +9,6 @@
   same :class:`convclinic.shapes.Trace` record as the arithmetic trace, so the two can
   be compared side by side.
 - :func:`draw_same_padding`: TF's asymmetric SAME padding on a picture (lesson 02).
-- :func:`draw_sampling_grid`: which input pixels one output pixel reads, for a given
-  kernel, stride and dilation (lesson 03).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convclinic.runtime import clean_message
-from convclinic.shapes import Trace, TraceStep, effective_kernel_size, same_padding
+from convclinic.shapes import Trace, TraceStep, same_padding
 
 __all__ = [
     "grayscale_images",
@@ -29,7 +27,6 @@ __all__ = [
     "attempt",
     "keras_trace",
     "draw_same_padding",
-    "draw_sampling_grid",
 ]
 
 # Keras prints the whole input array in some messages ("Invalid input shape for input
@@ -39,6 +36,8 @@ _ARRAY_DUMP = re.compile(r"for input \[.*?\] with name", re.DOTALL)
 # whole node ("for '{{node ...}} = Conv2D[...](...)' with input shapes"): keep the useful part.
 _FUNCTION_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
 _GRAPH_NODE = re.compile(r" for '\{\{node .*?' with input shapes", re.DOTALL)
+# Weight-loading errors print the whole variable ("<Variable path=..., value=[[...]]>").
+_VARIABLE_VALUES = re.compile(r", value=\[.*?\]\]>", re.DOTALL)
 
 
 def grayscale_images(count=4, size=28):
@@ -90,7 +89,8 @@ class Attempt:
             return None
         text = _ARRAY_DUMP.sub("for input <the array> with name", clean_message(self.error))
         text = _FUNCTION_NODE.sub("", text)
-        return _GRAPH_NODE.sub(" with input shapes", text)
+        text = _GRAPH_NODE.sub(" with input shapes", text)
+        return _VARIABLE_VALUES.sub(">", text)
 
     def __repr__(self):
         if self.ok:
@@ -134,15 +134,10 @@ def keras_trace(layer_list, input_shape):
     return result
 
 
-def _grid(axis, rows, cols, origin=(0, 0), colour="#bbbbbb"):
-    for r in range(rows + 1):
-        axis.plot([origin[1], origin[1] + cols], [origin[0] + r] * 2, color=colour, lw=0.8)
-    for c in range(cols + 1):
-        axis.plot([origin[1] + c] * 2, [origin[0], origin[0] + rows], color=colour, lw=0.8)
-
-
 def draw_same_padding(size=6, kernel=3, stride=2):
-    """Draw TF's SAME padding for a ``size`` x ``size`` input (lesson 02).
+    """Draw TF's SAME padding beside a symmetric split, for a ``size`` x ``size`` input (lesson 02).
+
+    (``convclinic.plots.draw_conv`` draws TF's padding alone, with the output map.)
 
     Left: TensorFlow, where the odd padding row/column goes at the bottom/right
     (:func:`convclinic.shapes.same_padding`). Right: a symmetric split, as
@@ -185,41 +180,5 @@ def draw_same_padding(size=6, kernel=3, stride=2):
         axis.set_ylim(padded + 0.2, -0.2)
         axis.set_aspect("equal")
         axis.axis("off")
-    figure.tight_layout()
-    return figure
-
-
-def draw_sampling_grid(size=9, kernel=3, stride=1, dilation=1, output_index=(0, 0)):
-    """Draw the input pixels that ONE output pixel of a 'valid' Conv2D reads (lesson 03).
-
-    The taps of output ``output_index`` are filled; the top-left corner of every
-    output window is dotted, so the stride shows as the spacing of the dots and
-    the dilation as the spacing of the taps. Returns the figure.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    span = effective_kernel_size(kernel, dilation)
-    outputs = (size - span) // stride + 1 if size >= span else 0
-    figure, axis = plt.subplots(figsize=(3.6, 3.6))
-    _grid(axis, size, size)
-    row0, col0 = (output_index[0] * stride, output_index[1] * stride)
-    for i in range(kernel):
-        for j in range(kernel):
-            r, c = row0 + i * dilation, col0 + j * dilation
-            if r < size and c < size:
-                axis.add_patch(Rectangle((c, r), 1, 1, facecolor="#E69F00", edgecolor="black"))
-    for i in range(outputs):
-        for j in range(outputs):
-            axis.plot(j * stride + 0.5, i * stride + 0.5, "o", color="#0072B2", ms=4)
-    axis.set_title(
-        f"input {size}x{size}, kernel {kernel}, stride {stride}, dilation {dilation}\n"
-        f"kernel covers {span}x{span} pixels -> {outputs}x{outputs} outputs",
-        fontsize=9,
-    )
-    axis.set_xlim(-0.2, size + 0.2)
-    axis.set_ylim(size + 0.2, -0.2)
-    axis.set_aspect("equal")
-    axis.axis("off")
     figure.tight_layout()
     return figure
