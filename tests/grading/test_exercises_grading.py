@@ -1,0 +1,159 @@
+"""The assignments, proven through the REAL ``nbgrader autograde`` (issue 4, "Done when" 1-6).
+
+All fixture submissions are graded once per session (tests/grading/harness.py):
+each assignment is one autograde call with all its students; assignments are
+split over two workers with separate course folders and gradebooks.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+from nbgrader.utils import determine_grade
+
+from convclinic.release import assignments
+from tests.grading import harness
+
+pytestmark = [pytest.mark.grading, pytest.mark.slow]
+
+ASSIGNMENTS = assignments()
+EXPECTED = ["01-channel-axis", "02-padding", "03-stride-dilation", "04-data-format",
+            "05-framework-version", "06-shape-detective"]
+
+
+def _wrong_params():
+    params = []
+    for assignment in ASSIGNMENTS:
+        for student_id, (_, _, chosen) in harness.students(assignment).items():
+            for answer_id, case in chosen.items():
+                params.append(pytest.param(assignment, student_id, answer_id,
+                                           id=f"{assignment}-{answer_id}-{case}"))
+    return params
+
+
+def _scores(graded, assignment, student_id):
+    scores = graded["scores"][assignment]
+    assert student_id in scores, f"{student_id} was not graded for {assignment}: {sorted(scores)}"
+    return scores[student_id]
+
+
+def test_every_assignment_of_the_course_exists():
+    """The six assignments of the shared contract have a master (solutions/<name>/<name>.ipynb)."""
+    assert ASSIGNMENTS == EXPECTED
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_master_as_submitted_scores_full_marks(graded, assignment):
+    """Done-when 1: the master submitted as-is gets full marks on every autograded part."""
+    scores = _scores(graded, assignment, "submitted-master")
+    master = harness.read(harness.SOLUTIONS / assignment / f"{assignment}.ipynb")
+    assert set(scores) == set(harness.test_ids(master))
+    assert len(scores) >= 3, "each assignment needs at least 3 autograded parts"
+    lost = {grade_id: score for grade_id, score in scores.items() if score[0] != score[1]}
+    assert not lost, f"master lost points on {lost}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_unchanged_scores_zero(graded, assignment):
+    """Done-when 2: the release submitted unchanged scores 0 on every autograded part."""
+    scores = _scores(graded, assignment, "submitted-unchanged")
+    assert scores and all(score == 0 for score, _ in scores.values()), scores
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_validate_invert_confirms_every_test_fails_on_release(graded, assignment):
+    """Done-when 2: `nbgrader validate --invert` on the release finds no passing test."""
+    output = graded["validations"][assignment]
+    assert "Success! The notebook does not pass any tests." in output, output[-2000:]
+
+
+@pytest.mark.parametrize("assignment,student_id,answer_id", _wrong_params())
+def test_wrong_answer_loses_exactly_its_part(graded, assignment, student_id, answer_id):
+    """Done-when 3: a plausible wrong answer costs its own part's points and nothing else."""
+    scores = _scores(graded, assignment, student_id)
+    _, expected_lost, chosen = harness.students(assignment)[student_id]
+    part = harness.part_of(answer_id)
+    score, maximum = scores[part]
+    assert score == 0, f"wrong answer {chosen[answer_id]!r} still scored {score}/{maximum} on {part}"
+    for other, (other_score, other_max) in scores.items():
+        if not expected_lost[other]:
+            assert other_score == other_max, (
+                f"{other} lost points ({other_score}/{other_max}) though only "
+                f"{sorted(chosen)} were patched"
+            )
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_autograded_part_has_two_wrong_answers(assignment):
+    """Done-when 3 coverage: every answer cell has >= 2 named wrong-answer fixtures."""
+    master = harness.read(harness.SOLUTIONS / assignment / f"{assignment}.ipynb")
+    cases = harness.wrong_cases(assignment)
+    for answer_id in harness.answer_ids(master):
+        assert len(cases.get(answer_id, {})) >= 2, f"{answer_id} has {cases.get(answer_id)}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_correct_but_different_scores_full_marks(graded, assignment):
+    """Done-when 4: correct answers written differently from the master get full marks."""
+    different = sorted((harness.FIXTURES / assignment / "submitted-correct-different").glob("*.cell"))
+    assert different, "no submitted-correct-different fixture"
+    scores = _scores(graded, assignment, "submitted-correct-different")
+    lost = {grade_id: score for grade_id, score in scores.items() if score[0] != score[1]}
+    assert not lost, f"a correct but different answer lost points: {lost}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_stderr_noise_costs_no_points(graded, assignment):
+    """Done-when 5: TF log lines and the input_shape= warning in a correct submission cost nothing."""
+    scores = _scores(graded, assignment, "submitted-stderr-noise")
+    lost = {grade_id: score for grade_id, score in scores.items() if score[0] != score[1]}
+    assert not lost, f"stderr noise cost points: {lost}"
+    course = graded["scores"][assignment + "/course"]
+    autograded = harness.read(
+        course / "autograded" / "submitted-stderr-noise" / assignment / f"{assignment}.ipynb"
+    )
+    noisy = [
+        output.text
+        for cell in autograded.cells
+        if cell.cell_type == "code" and not harness.nbgrader_meta(cell).get("grade")
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream" and output.name == "stderr"
+    ]
+    assert any(re.search(r"tensorflow|absl|W0000", text) for text in noisy), (
+        "the stderr-noise fixture did not actually write TF-style log lines to stderr"
+    )
+
+
+def test_stderr_in_a_graded_cell_scores_zero_in_nbgrader():
+    """PITFALLS 'stderr scores zero': nbgrader zeroes a passing test cell with stderr output."""
+    cell = nbformat.v4.new_code_cell("assert True")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 2, "grade_id": "x"}
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="W0000 00:00 log\n")]
+    assert determine_grade(cell) == (0, 2.0)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="PASS\n")]
+    assert determine_grade(cell) == (2.0, 2.0)
+
+
+FIXTURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def test_fixture_submissions_are_named_after_their_case():
+    """Done-when 6: fixture folders and files are kebab-case names of the case they cover."""
+    allowed = {"submitted-correct-different", "submitted-stderr-noise", "submitted-wrong"}
+    for assignment_folder in sorted(harness.FIXTURES.iterdir()):
+        assert assignment_folder.name in ASSIGNMENTS
+        for case_folder in assignment_folder.iterdir():
+            assert case_folder.name in allowed, case_folder
+        for path in assignment_folder.rglob("*.cell"):
+            assert FIXTURE_NAME.match(path.stem), path
+            assert path.stem not in {"wrong", "case", "test", "fixture"}, path
+
+
+def test_grading_timings_recorded(graded):
+    """The autograde cost per notebook is measured (artifacts/grading-timings.json)."""
+    for assignment in ASSIGNMENTS:
+        timing = graded["timings"][assignment]
+        assert timing["notebooks"] >= 4
+        assert timing["per_notebook"] > 0
