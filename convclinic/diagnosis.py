@@ -1355,6 +1355,19 @@ def _silent_problem(ctx, output_shape):
             input_fix=_expand_fix(-1),
         )
         return _silent_report(ctx, finding, output_shape, layer=_first_name(ctx))
+    trace = ctx.trace
+    if trace is not None and trace.failed_layer and _too_small_message(trace.error.lower()):
+        # It ran although the rule says the output is empty: Keras 2 (tf_keras) returns an
+        # empty (or, through oneDNN, a garbage-sized) output instead of raising.
+        layer = trace.failed_layer
+        real = next((out for name, _, out in ctx.steps if name == layer), output_shape)
+        ctx.failing = next((lay for lay in ctx.layers if lay.name == layer), None)
+        finding = _too_small(ctx, trace.error, layer, _trace_step(ctx, layer).input_shape)
+        finding.explanation += (
+            f" No error was raised: this layer returned {real}, although by the rule its output "
+            "is empty. The numbers after it are meaningless."
+        )
+        return _silent_report(ctx, finding, output_shape, layer=layer)
     conv = ctx.first_conv()
     shape = x_shape
     if ctx.is_model:
