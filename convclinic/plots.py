@@ -140,6 +140,26 @@ def _coverage(geometry):
     return np.outer(counts[0], counts[1]).astype(float)
 
 
+def _enable_notebook_display():
+    """Let IPython show the plain ``Figure`` objects returned here as PNG (no pyplot needed).
+
+    matplotlib-inline registers such a formatter only once pyplot is imported; the
+    lessons and Voila should not depend on that. An existing formatter is kept.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type(Figure)
+    except KeyError:
+        formatter.for_type(Figure, lambda figure: figure_to_png(figure, dpi=figure.dpi))
+
+
 def figure_to_png(figure, dpi=72):
     """Render a figure to PNG bytes (for an ``ipywidgets.Image``; works headless and in Voila)."""
     buffer = io.BytesIO()
@@ -179,6 +199,7 @@ class ConvFigure:
                 figsize = (figsize[0], figsize[1] - 0.9)
         self.figure = Figure(figsize=figsize, dpi=72, layout=None)
         FigureCanvasAgg(self.figure)
+        _enable_notebook_display()
         bottom, top = (0.16, 0.8) if annotate else (0.02, 0.98)
         if show_output:
             self.figure.subplots_adjust(left=0.02, right=0.98, bottom=bottom, top=top, wspace=0.12)
@@ -522,17 +543,18 @@ def draw_photo_axes(batch=None):
     if batch.ndim != 4:
         raise ValueError(f"expected an NHWC batch (4 axes), got shape {batch.shape}")
     n, height, width, channels = batch.shape
-    figure = Figure(figsize=(10, 3.3))
+    figure = Figure(figsize=(10, 3.3), dpi=72)
     FigureCanvasAgg(figure)
+    _enable_notebook_display()
     axes = figure.subplots(1, 1 + channels)
-    figure.subplots_adjust(left=0.03, right=0.99, top=0.8, bottom=0.04, wspace=0.08)
+    figure.subplots_adjust(left=0.03, right=0.99, top=0.78, bottom=0.08, wspace=0.08)
     image = batch[0]
     shown = image if image.dtype.kind == "f" else image / 255.0
     axes[0].imshow(np.clip(shown, 0, 1))
-    axes[0].set_title(f"batch[0]: axis 0 = batch (N={n})", fontsize=9)
+    axes[0].set_xlabel(f"batch[0]: axis 0 = batch (N={n}), this is image 0", fontsize=8)
     axes[0].annotate("", xy=(width - 1, -0.06 * height), xytext=(0, -0.06 * height),
                      arrowprops=dict(arrowstyle="->", color="black"), annotation_clip=False)
-    axes[0].text(width / 2, -0.1 * height, f"axis 2: width W={width}", ha="center",
+    axes[0].text(width / 2, -0.09 * height, f"axis 2: width W={width}", ha="center",
                  va="bottom", fontsize=8)
     axes[0].annotate("", xy=(-0.04 * width, height - 1), xytext=(-0.04 * width, 0),
                      arrowprops=dict(arrowstyle="->", color="black"), annotation_clip=False)

@@ -143,6 +143,7 @@ def test_photo_drawing_names_all_four_axes():
     assert isinstance(figure, Figure)
     texts = " ".join(
         [ax.get_title() for ax in figure.axes]
+        + [ax.get_xlabel() for ax in figure.axes]
         + [t.get_text() for ax in figure.axes for t in ax.texts]
         + [figure._suptitle.get_text()]
     )

@@ -1,0 +1,1 @@
+"""Notebook execution tests (nbval) for every lesson."""
