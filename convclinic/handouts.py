@@ -267,7 +267,10 @@ def combined(notebooks):
             series.cells.append(
                 nbformat.v4.new_markdown_cell('<div class="convclinic-page-break"></div>')
             )
-        series.cells.extend(copy.deepcopy(notebook.cells))
+        for cell in copy.deepcopy(notebook.cells):
+            if "id" in cell:
+                cell["id"] = f"lesson{index:02d}-{cell['id']}"[:64]
+            series.cells.append(cell)
         state.update(_widget_state(notebook))
     if state:
         series.metadata["widgets"] = {
