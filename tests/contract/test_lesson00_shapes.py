@@ -1,0 +1,176 @@
+"""Contract tests for lesson 00 (notebooks/00-convolution-shapes.ipynb).
+
+Each test pins one statement the lesson makes about TensorFlow/Keras (a shape,
+an error type, a message fragment, a phase) against the installed stack; the
+docstring names the lesson section it protects. The layers are built directly
+with Keras here (not through convclinic.probe), except where the lesson itself
+states what ``probe`` reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convclinic import plots, shapes
+from convclinic.probe import probe
+from convclinic.runtime import clean_message, import_keras
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return import_keras()
+
+
+def conv_output_shape(keras, input_shape, **settings):
+    layer = keras.layers.Conv2D(**settings)
+    return tuple(int(v) for v in layer(np.zeros(input_shape, "float32")).shape)
+
+
+def test_lesson00_output_value_is_the_window_sum(keras):
+    """Lesson 00, 'What Conv2D computes': ones kernel on 0..15 gives [[45, 54], [81, 90]]."""
+    image = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    layer = keras.layers.Conv2D(1, 3, use_bias=False, kernel_initializer="ones")
+    output = np.asarray(layer(image))
+    assert output.shape == (1, 2, 2, 1)
+    assert output[0, :, :, 0].tolist() == [[45.0, 54.0], [81.0, 90.0]]
+    assert output[0, 0, 0, 0] == image[0, 0:3, 0:3, 0].sum() == 45.0
+
+
+def test_lesson00_kernel_shape_is_kh_kw_in_filters(keras):
+    """Lesson 00, 'What Conv2D computes': 8 filters 3x3 on RGB: kernel (3, 3, 3, 8), bias (8,)."""
+    layer = keras.layers.Conv2D(8, 3)
+    layer.build((None, 32, 32, 3))
+    assert tuple(layer.kernel.shape) == (3, 3, 3, 8)
+    assert tuple(layer.bias.shape) == (8,)
+
+
+def test_lesson00_default_data_format_is_channels_last(tmp_path):
+    """Lesson 00, 'The four axes': with no keras.json, image_data_format() is channels_last.
+
+    Run in a fresh interpreter with an empty KERAS_HOME: other tests (lesson 04)
+    change the global setting in-process.
+    """
+    code = (
+        "from convclinic.runtime import import_keras; k = import_keras(); "
+        "import json; print(json.dumps(k.config.image_data_format()))"
+    )
+    env = dict(os.environ, KERAS_HOME=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == "channels_last"
+
+
+def test_lesson00_photo_is_600x512_rgb_and_conv_trims_one_pixel_per_border(keras):
+    """Lesson 00, 'The four axes': the photo batch is (1, 600, 512, 3); Conv2D(8, 3) -> (1, 598, 510, 8)."""
+    photo = plots.photo_batch()
+    assert photo.shape == (1, 600, 512, 3)
+    layer = keras.layers.Conv2D(8, 3)
+    assert tuple(layer(photo).shape) == (1, 598, 510, 8)
+
+
+def test_lesson00_kernel_larger_than_input_raises_at_build(keras):
+    """Lesson 00, 'The failure, live': Conv2D(4, 30) on (1, 28, 28, 1) raises ValueError while
+    building (no weights yet), naming the input shape and the kernel shape (30, 30, 1, 4)."""
+    layer = keras.layers.Conv2D(filters=4, kernel_size=30)
+    with pytest.raises(ValueError) as error:
+        layer(np.zeros((1, 28, 28, 1), "float32"))
+    message = clean_message(error.value)
+    assert "Computed output size would be zero or negative" in message
+    assert "inputs shape=(1, 28, 28, 1)" in message
+    assert "kernel shape=(30, 30, 1, 4)" in message
+    assert not layer.built
+
+
+# (trace name, input shape, settings, output shape the lesson states)
+TRACES = [
+    ("valid", (1, 28, 28, 1), dict(filters=8, kernel_size=3), (1, 26, 26, 8)),
+    ("same", (1, 28, 28, 1), dict(filters=8, kernel_size=3, padding="same"), (1, 28, 28, 8)),
+    ("stride-valid", (1, 28, 28, 1), dict(filters=8, kernel_size=3, strides=2), (1, 13, 13, 8)),
+    ("stride-same", (1, 28, 28, 1), dict(filters=8, kernel_size=3, strides=2, padding="same"),
+     (1, 14, 14, 8)),
+    ("stride-50-valid", (1, 28, 28, 1), dict(filters=8, kernel_size=3, strides=50), (1, 1, 1, 8)),
+    ("stride-50-same", (1, 28, 28, 1), dict(filters=8, kernel_size=3, strides=50, padding="same"),
+     (1, 1, 1, 8)),
+    ("dilation", (1, 28, 28, 1), dict(filters=8, kernel_size=3, dilation_rate=2), (1, 24, 24, 8)),
+    ("fix-same", (1, 28, 28, 1), dict(filters=4, kernel_size=30, padding="same"), (1, 28, 28, 4)),
+    ("fix-kernel-5", (1, 28, 28, 1), dict(filters=4, kernel_size=5), (1, 24, 24, 4)),
+    ("fix-larger-input", (1, 32, 32, 1), dict(filters=4, kernel_size=30), (1, 3, 3, 4)),
+    ("predict-1", (16, 32, 32, 3), dict(filters=16, kernel_size=5), (16, 28, 28, 16)),
+    ("predict-2", (16, 32, 32, 3), dict(filters=16, kernel_size=5, strides=2, padding="same"),
+     (16, 16, 16, 16)),
+    ("predict-3", (16, 32, 32, 3), dict(filters=16, kernel_size=3, dilation_rate=4),
+     (16, 24, 24, 16)),
+    ("predict-4", (16, 32, 32, 3), dict(filters=16, kernel_size=3, strides=3), (16, 10, 10, 16)),
+]
+
+
+@pytest.mark.parametrize("name, input_shape, settings, stated", TRACES, ids=[t[0] for t in TRACES])
+def test_lesson00_worked_traces_match_keras(keras, name, input_shape, settings, stated):
+    """Lesson 00, 'The rules' (traces 1-4), 'The fix' and 'Predict, then check': every output
+    shape the lesson states is the real Conv2D's and the rules' (convclinic.shapes)."""
+    assert conv_output_shape(keras, input_shape, **settings) == stated
+    assert shapes.conv2d_output_shape(input_shape, **settings) == stated
+
+
+def test_lesson00_same_padding_extra_pixel_goes_bottom_right(keras):
+    """Lesson 00, 'Trace 3: stride' (rule 4): 28 wide, k=3, s=2, same pads 1 pixel, at the
+    bottom/right only: the top-left output sees 9 real pixels, the bottom-right one 4."""
+    layer = keras.layers.Conv2D(1, 3, strides=2, padding="same", use_bias=False,
+                                kernel_initializer="ones")
+    output = np.asarray(layer(np.ones((1, 28, 28, 1), "float32")))[0, :, :, 0]
+    assert output.shape == (14, 14)
+    assert output[0, 0] == 9.0  # no padding at the top/left
+    assert output[-1, -1] == 4.0  # padding row at the bottom and column at the right
+    assert shapes.same_padding(28, 3, 2) == (0, 1)
+    assert shapes.same_padding(28, 3, 1) == (1, 1)  # trace 2: one on each side
+
+
+def test_lesson00_6x6_picture_coverage_is_tf_same_padding(keras):
+    """Lesson 00, 'Trace 3: stride' picture: the 6x6, k=3, s=2, same output shade is TF's own
+    ones-convolution [[9, 9, 6], [9, 9, 6], [6, 6, 4]]."""
+    layer = keras.layers.Conv2D(1, 3, strides=2, padding="same", use_bias=False,
+                                kernel_initializer="ones")
+    output = np.asarray(layer(np.ones((1, 6, 6, 1), "float32")))[0, :, :, 0]
+    assert output.tolist() == [[9, 9, 6], [9, 9, 6], [6, 6, 4]]
+    geometry = plots.conv_geometry(6, 6, 3, 2, 1, "same")
+    assert plots._coverage(geometry).tolist() == output.tolist()
+
+
+def test_lesson00_stride_with_dilation_refused_at_construction(keras):
+    """Lesson 00, 'Trace 4: dilation' (rule 5) and 'Predict, then check' question 5: strides=2
+    with dilation_rate=2 raises ValueError in the constructor; probe reports phase 'construct'."""
+    with pytest.raises(ValueError) as error:
+        keras.layers.Conv2D(8, 3, strides=2, dilation_rate=2)
+    message = clean_message(error.value).replace("`", "")
+    assert "strides > 1 not supported in conjunction with dilation_rate > 1" in message
+    result = probe((1, 28, 28, 1), filters=8, kernel_size=3, strides=2, dilation_rate=2)
+    assert (result.error_type, result.phase) == ("ValueError", "construct")
+
+
+def test_lesson00_stack_trace_matches_a_real_model(keras):
+    """Lesson 00, 'A whole stack, layer by layer': the traced shapes equal a real Sequential's."""
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3),
+        layers.Conv2D(64, 3, strides=2, padding="same"),
+        layers.Conv2D(64, 3, dilation_rate=2),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(10),
+    ])
+    real = [tuple(layer.output.shape) for layer in model.layers]
+    traced = shapes.trace(
+        [shapes.Conv2D(32, 3), shapes.Conv2D(64, 3, strides=2, padding="same"),
+         shapes.Conv2D(64, 3, dilation_rate=2), shapes.MaxPooling2D(2), shapes.Flatten(),
+         shapes.Dense(10)],
+        (None, 28, 28, 1),
+    )
+    assert traced.ok
+    assert [step.output_shape for step in traced.steps] == real
