@@ -252,3 +252,35 @@ def test_lesson01_one_image_error_depends_on_history(keras):
     assert outcome.error_type == "InvalidArgumentError"
     assert outcome.message.startswith("Graph execution error")
     assert "Computed output size would be negative" in outcome.message
+
+
+def lesson01_explorer():
+    from convclinic.widgets import ConvExplorer
+
+    return ConvExplorer(
+        height=28, width=28, channels=1, batch=4, filters=8, kernel_size=3,
+        controls=("drop_axes", "dtype", "channels", "batch", "height", "width"), plot=False,
+    )
+
+
+def test_lesson01_explorer_starts_valid_and_shows_controls():
+    """Lesson 01, section 'Try it: the live explorer': starts at a working (4, 26, 26, 8) and shows drop axes and dtype."""
+    explorer = lesson01_explorer()
+    assert explorer.readout.value == "Output shape: (4, 26, 26, 8)"
+    assert {"drop_axes", "dtype"} <= set(explorer.controls)
+
+
+@pytest.mark.parametrize(
+    "values,fragment",
+    [
+        (dict(drop_axes=("channel",)), "min_ndim=4"),
+        (dict(drop_axes=("batch",)), "min_ndim=4"),
+        (dict(dtype="uint8"), "Incompatible type conversion requested to type uint8"),
+    ],
+)
+def test_lesson01_explorer_shows_real_errors(values, fragment):
+    """Lesson 01, section 'Try it: the live explorer': dropping an axis or choosing uint8 shows the real Keras error."""
+    explorer = lesson01_explorer().set(**values)
+    assert not explorer.result.ok
+    assert fragment in explorer.result.message
+    assert explorer.readout.value.startswith("ValueError")

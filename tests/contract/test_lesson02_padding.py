@@ -190,3 +190,18 @@ def test_lesson02_predict_check():
     assert valid.output_shape == (1, 14, 14, 16)
     assert same.output_shape == (1, 16, 16, 16)
     assert shapes.same_padding(32, 5, stride=2) == (1, 2)
+
+
+def test_lesson02_explorer_six_by_six_same():
+    """Lesson 02, section 'Try it: the live explorer': 6x6, k=3, s=2, same shows (1, 3, 3, 8) and padding bottom/right; 7x7 needs no extra pixel."""
+    from convclinic.widgets import ConvExplorer
+
+    explorer = ConvExplorer(
+        height=6, width=6, kernel_size=3, strides=2, padding="same",
+        controls=("padding", "kernel_size", "strides", "height", "width"), plot=False,
+    )
+    assert explorer.readout.value == "Output shape: (1, 3, 3, 8)"
+    assert {"padding", "kernel_size", "strides"} <= set(explorer.controls)
+    explorer.set(height=7, width=7)
+    assert explorer.result.output_shape == (1, 4, 4, 8)
+    assert shapes.same_padding(7, 3, stride=2) == (1, 1)

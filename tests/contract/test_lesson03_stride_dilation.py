@@ -163,3 +163,19 @@ def test_lesson03_predict_check():
     assert run(kernel_size=5, strides=4).output_shape == (1, 15, 15, 8)
     assert "not supported in conjunction" in run(strides=3, dilation_rate=3).message
     assert "zero or negative" in run(dilation_rate=32).message
+
+
+def test_lesson03_explorer_finds_each_case():
+    """Lesson 03, section 'Try it: the live explorer': the explorer starts at (1, 13, 13, 8); stride+dilation, an empty output and two sizes with the same output are reachable."""
+    from convclinic.widgets import ConvExplorer
+
+    explorer = ConvExplorer(
+        height=28, width=28, kernel_size=3, strides=2, dilation_rate=1, padding="valid",
+        controls=("strides", "dilation_rate", "kernel_size", "height", "width", "padding"),
+        plot=False,
+    )
+    assert explorer.readout.value == "Output shape: (1, 13, 13, 8)"
+    assert explorer.set(height=27, width=27).result.output_shape == (1, 13, 13, 8)
+    assert "not supported in conjunction" in explorer.set(dilation_rate=2).result.message
+    empty = explorer.set(strides=1, dilation_rate=6, kernel_size=9, height=28, width=28).result
+    assert "zero or negative" in empty.message
