@@ -922,6 +922,19 @@ def _classify(error, message, ctx, layer):
 
     # --- input rank: missing axes -----------------------------------------------------
     versus = _expected_vs_found(message)
+    if "expected min_ndim=4, found ndim=2" in message or (
+        versus is not None and len(versus[1]) == len(versus[0]) - 2
+    ):
+        received = versus[1] if versus else _full_shape(message) or ctx.x_shape
+        channel_axis = 1 if fmt == "channels_first" else -1
+        return _Finding(
+            "missing_channel_axis",
+            f"The input {received} has only 2 axes: one grayscale image without its batch AND "
+            "its channel axis. Conv2D needs 4 (batch, height, width, channels).",
+            "x = x[None, ..., None]  # (height, width) -> (1, height, width, 1)",
+            input_fix=_two_axes_fix(channel_axis),
+            layer=layer,
+        )
     rank_short = "expected min_ndim=4, found ndim=3" in message or (
         versus is not None and len(versus[1]) == len(versus[0]) - 1
     )
@@ -1420,6 +1433,13 @@ def _expand_fix(axis, repeat=None):
     def fix(x):
         out = np.expand_dims(_as_array(x), axis)
         return np.repeat(out, repeat, axis=axis) if repeat else out
+
+    return fix
+
+
+def _two_axes_fix(channel_axis):
+    def fix(x):
+        return np.expand_dims(np.expand_dims(_as_array(x), 0), channel_axis)
 
     return fix
 
