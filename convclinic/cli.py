@@ -1,0 +1,109 @@
+"""The ``convclinic`` command: release exercises and grade a class (grader/README.md).
+
+    convclinic release [ASSIGNMENT] [--dest DIR]
+    convclinic grade SUBMISSIONS --out OUT [--assignment NAME] [--workers N] [--timeout SECONDS]
+
+Exit status of ``grade``: 0 when the batch completed, whatever the students
+did (their problems are rows and report lines); 1 when the grader itself could
+not run (no sandbox, no masters, unreadable zip...), with a message on stderr;
+2 for a usage error; 130 when interrupted (run the same command again to finish).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from error
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser():
+    from convclinic.grading.pipeline import DEFAULT_TIMEOUT, Options
+
+    parser = argparse.ArgumentParser(
+        prog="convclinic",
+        description="Conv2D Clinic course tools: release the exercises, grade submissions.",
+        epilog="Instructor workflow, step by step: grader/README.md")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    release = commands.add_parser(
+        "release", help="regenerate the student exercises from the masters (nbgrader generate_assignment)",
+        description="Regenerate exercises/<assignment>/ from solutions/<assignment>/ with the real "
+                    "nbgrader generate_assignment (in a temporary course: grader/ is not touched).")
+    release.add_argument("assignment", nargs="?", metavar="ASSIGNMENT",
+                         help="one assignment, e.g. 01-channel-axis (default: all of them)")
+    release.add_argument("--dest", metavar="DIR", help="write the release here instead of exercises/")
+
+    grade = commands.add_parser(
+        "grade", help="autograde submissions with nbgrader: grades.csv, feedback, report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Autograde a class with the real nbgrader, in parallel, every notebook in a sandbox.\n\n"
+            "SUBMISSIONS is a folder laid out <student_id>/<assignment>/<notebook>.ipynb, or an LMS\n"
+            "zip whose files are named <assignment>_<student_id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>\n"
+            "(nbgrader zip_collect naming; a student who submitted twice is graded on the latest).\n\n"
+            "Writes OUT/grades.csv (student_id, assignment, score, max_score, status),\n"
+            "OUT/feedback/<student_id>/<assignment>/<notebook>.html and OUT/report.md.\n"
+            "Submissions are never modified. Running again skips students already graded\n"
+            "(same files, same masters); an interrupted batch resumes where it stopped."),
+        epilog="Exit status: 0 the batch completed (whatever the students did); 1 the grader could "
+               "not run; 2 usage error; 130 interrupted.")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="folder or .zip of submissions")
+    grade.add_argument("--out", required=True, metavar="OUT", help="output folder (created if missing)")
+    grade.add_argument("--assignment", metavar="NAME",
+                       help="grade only this assignment (default: every assignment found)")
+    grade.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                       help="parallel grading processes (default: CPU count, %(default)s here)")
+    grade.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help="time limit per notebook cell, the TensorFlow import included "
+                            "(default: %(default)s)")
+    grade.add_argument("--memory", type=_positive, default=Options.memory_mb, metavar="MiB",
+                       help="address-space limit of each student's kernel (default: %(default)s)")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade everyone again, even students already in the journal")
+    grade.add_argument("--solutions", metavar="DIR", default=Options.solutions,
+                       help="folder of the assignment masters (default: the course's solutions/)")
+    grade.add_argument("--course-config", metavar="FILE", default=Options.course_config,
+                       help="the course's nbgrader config (default: grader/nbgrader_config.py)")
+    grade.add_argument("--quiet", action="store_true", help="print only errors")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        from convclinic.release import release  # the exercises' own module: imported lazily
+
+        release(assignment=args.assignment, dest=args.dest)
+        return 0
+    from convclinic.grading.pipeline import GraderError, Options, grade
+
+    options = Options(submissions=args.submissions, out=args.out, assignment=args.assignment,
+                      workers=args.workers, timeout=args.timeout, memory_mb=args.memory,
+                      solutions=os.path.abspath(args.solutions),
+                      course_config=os.path.abspath(args.course_config), regrade=args.regrade,
+                      quiet=args.quiet)
+    try:
+        grade(options)
+    except GraderError as error:
+        print(f"convclinic grade: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("convclinic grade: interrupted; run the same command again to finish "
+              "(students already graded are kept)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+"""``convclinic grade``: from a class's submissions to grades.csv, feedback and a report.
+
+Steps (grader/README.md explains them for instructors):
+
+1. check the sandbox (bubblewrap) works: student code never runs without it;
+2. build the master course once per run: the masters of ``solutions/`` through
+   the real ``nbgrader generate_assignment`` (hidden tests and locked-cell
+   checksums go into a gradebook); cached in ``OUT/.convclinic/course`` while
+   the masters and the course config are unchanged;
+3. read the submissions (folder or LMS zip, :mod:`convclinic.grading.submissions`)
+   into a staging copy; the submissions themselves are never written to;
+4. grade every submission not already in the journal with the same fingerprint
+   (submission files + master + settings): ``--workers`` processes, each in
+   its own course copy with its own gradebook (:mod:`convclinic.grading.worker`);
+5. merge: as each submission finishes, its feedback is published and its
+   journal entry written (atomically, in that order), then ``grades.csv`` and
+   ``report.md`` are rewritten (atomically) from the journal.
+
+A batch killed at any moment (even SIGKILL) and started again grades only the
+submissions without a journal entry; a re-run of a finished batch grades
+nothing and writes the same files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+
+import nbformat
+
+from convclinic.grading import submissions as intake
+
+STATE = ".convclinic"
+GRADER_VERSION = "1"
+DEFAULT_TIMEOUT = 120
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class GraderError(Exception):
+    """The grader itself cannot run (not a student's problem): exit non-zero with this message."""
+
+
+@dataclass
+class Options:
+    submissions: str
+    out: str
+    assignment: str | None = None
+    workers: int = 0
+    timeout: int = DEFAULT_TIMEOUT
+    memory_mb: int = 4096
+    solutions: str = os.path.join(ROOT, "solutions")
+    course_config: str = os.path.join(ROOT, "grader", "nbgrader_config.py")
+    regrade: bool = False
+    quiet: bool = False
+
+
+def _say(options, message):
+    if not options.quiet:
+        print(message, flush=True)
+
+
+def atomic_write(path, text):
+    """Write ``text`` to ``path`` so that a reader (or a crash) sees the old or the new file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def atomic_copy(source, destination):
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    temporary = f"{destination}.tmp-{os.getpid()}"
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
+
+
+def available_assignments(solutions):
+    if not os.path.isdir(solutions):
+        raise GraderError(f"no masters folder {solutions}: run from the course repository "
+                          "or pass --solutions")
+    return sorted(name for name in os.listdir(solutions)
+                  if os.path.isfile(os.path.join(solutions, name, f"{name}.ipynb")))
+
+
+def _environment():
+    """Variables the grader needs: the venv's bin on PATH (nbgrader calls ``alembic``)."""
+    binary = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if binary not in path.split(os.pathsep):
+        os.environ["PATH"] = binary + os.pathsep + path
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return {"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": os.environ["TF_CPP_MIN_LOG_LEVEL"]}
+
+
+def build_master_course(options, assignments, state):
+    """Generate every assignment from its master with the real nbgrader into ``state/course``.
+
+    Returns {assignment: {"digest", "notebooks", "max_score", "hidden_lines"}}.
+    """
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    from convclinic.grading.nbgrader_setup import grading_config, hidden_test_lines
+
+    course = os.path.join(state, "course")
+    digest = hashlib.sha256(GRADER_VERSION.encode())
+    for assignment in assignments:
+        digest.update(assignment.encode() + intake.tree_digest(os.path.join(options.solutions, assignment)).encode())
+    if os.path.exists(options.course_config):
+        digest.update(intake.sha256_file(options.course_config).encode())
+    stamp = os.path.join(course, "master.json")
+    if os.path.exists(stamp):
+        with open(stamp) as handle:
+            cached = json.load(handle)
+        if cached.get("digest") == digest.hexdigest():
+            return cached["assignments"], course
+    shutil.rmtree(course, ignore_errors=True)
+    os.makedirs(course)
+    info = {}
+    for assignment in assignments:
+        shutil.copytree(os.path.join(options.solutions, assignment), os.path.join(course, "source", assignment),
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        config = grading_config(course, options.course_config)
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id = assignment
+        generator = GenerateAssignment(coursedir=coursedir, config=config)
+        generator.force = True
+        outcome = capture_log(generator)
+        if not outcome.get("success"):
+            raise GraderError(f"nbgrader generate_assignment failed for the master of '{assignment}':\n"
+                              + (outcome.get("error") or outcome.get("log") or "")[-3000:])
+        notebooks = sorted(name for name in os.listdir(os.path.join(course, "source", assignment))
+                           if name.endswith(".ipynb"))
+        hidden = []
+        for name in notebooks:
+            hidden += hidden_test_lines(nbformat.read(os.path.join(course, "source", assignment, name), 4))
+        with Gradebook(config.CourseDirectory.db_url) as gradebook:
+            max_score = float(gradebook.find_assignment(assignment).max_score)
+        info[assignment] = {
+            "digest": intake.tree_digest(os.path.join(course, "source", assignment)),
+            "notebooks": notebooks, "max_score": max_score, "hidden_lines": hidden,
+        }
+    atomic_write(stamp, json.dumps({"digest": digest.hexdigest(), "assignments": info}, indent=1))
+    return info, course
+
+
+def _fmt(number):
+    if number is None:
+        return ""
+    return f"{float(number):g}"
+
+
+def status_of(entry):
+    """The one-line status of a grades.csv row, in words."""
+    notes = list(entry.get("notes", [])) + list(entry.get("problems", []))
+    if entry.get("state") == "not graded":
+        return "not graded: " + "; ".join(notes or ["no gradable notebook"])
+    if entry.get("state") == "grader error":
+        return "not graded: the grader failed on this submission (see report.md); " + "; ".join(notes)
+    manual = [p for p in entry.get("parts", []) if p.get("manual") and p.get("needs_manual_grade")]
+    if manual:
+        points = sum(p["max_score"] for p in manual)
+        notes.append(f"{_fmt(points)} point(s) await manual grading ("
+                     + ", ".join(p["grade_id"] for p in manual) + ")")
+    if entry.get("autograde_ok") is False:
+        notes.insert(0, "nbgrader reported an error (see report.md)")
+    return "graded" + ("; " + "; ".join(notes) if notes else "")
+
+
+class Journal:
+    """One JSON file per (assignment, student) under ``OUT/.convclinic/journal``: the truth."""
+
+    def __init__(self, state):
+        self.root = os.path.join(state, "journal")
+
+    def path(self, assignment, student):
+        return os.path.join(self.root, assignment, student + ".json")
+
+    def get(self, assignment, student):
+        try:
+            with open(self.path(assignment, student)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, entry):
+        atomic_write(self.path(entry["assignment"], entry["student_id"]), json.dumps(entry, indent=1, sort_keys=True))
+
+
+def write_outputs(out, entries, layout_notes, started=None):
+    """grades.csv and report.md from journal entries (atomically)."""
+    rows = sorted(entries, key=lambda e: (e["student_id"], e["assignment"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student_id", "assignment", "score", "max_score", "status"])
+    for entry in rows:
+        writer.writerow([entry["student_id"], entry["assignment"], _fmt(entry.get("score")),
+                         _fmt(entry.get("max_score")), status_of(entry)])
+    atomic_write(os.path.join(out, "grades.csv"), buffer.getvalue())
+    atomic_write(os.path.join(out, "report.md"), report(rows, layout_notes))
+
+
+def report(rows, layout_notes):
+    """A human-readable account of every problem found, then every student's parts."""
+    lines = ["# Grading report", ""]
+    troubled = [r for r in rows if r.get("notes") or r.get("problems") or r.get("state") != "graded"
+                or r.get("autograde_ok") is False]
+    lines.append(f"{len(rows)} submission(s); {sum(1 for r in rows if r.get('state') == 'graded')} graded, "
+                 f"{sum(1 for r in rows if r.get('state') != 'graded')} not graded; "
+                 f"{len(troubled)} with something to look at.")
+    lines.append("")
+    if layout_notes:
+        lines += ["## Submissions folder", ""] + [f"- {note}" for note in layout_notes] + [""]
+    lines += ["## Problems, by student", ""]
+    if not troubled:
+        lines += ["None.", ""]
+    for row in troubled:
+        lines.append(f"### {row['student_id']} / {row['assignment']}: "
+                     f"{_fmt(row.get('score'))} / {_fmt(row.get('max_score'))}")
+        lines.append("")
+        for note in list(row.get("notes", [])) + list(row.get("problems", [])):
+            lines.append(f"- {note}")
+        if row.get("nbgrader_error"):
+            lines += ["- nbgrader's error:", "", "```", row["nbgrader_error"].strip()[-2000:], "```"]
+        lines.append("")
+    lines += ["## Scores by part", ""]
+    for row in rows:
+        parts = row.get("parts") or []
+        if not parts:
+            continue
+        detail = ", ".join(
+            f"{p['grade_id']} {_fmt(p['score']) if not p.get('manual') else 'manual'}/{_fmt(p['max_score'])}"
+            for p in parts)
+        lines.append(f"- {row['student_id']} / {row['assignment']}: {detail}")
+    return "\n".join(lines) + "\n"
+
+
+def _fingerprint(staged, master_digest, options):
+    digest = hashlib.sha256()
+    for part in (GRADER_VERSION, intake.tree_digest(staged), master_digest, str(options.timeout),
+                 str(options.memory_mb)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _publish(out, result_dir, entry):
+    """Copy a finished submission's feedback into OUT/feedback, then journal it (in that order)."""
+    for name in entry.get("feedback", []):
+        atomic_copy(os.path.join(result_dir, "feedback", name),
+                    os.path.join(out, "feedback", entry["student_id"], entry["assignment"], name))
+
+
+def grade(options):
+    """Run a grading batch; return the list of journal entries (one per grades.csv row)."""
+    from convclinic.grading.sandbox import SandboxError, check_sandbox
+
+    started = time.monotonic()
+    environment = _environment()
+    out = os.path.abspath(options.out)
+    submissions_path = os.path.abspath(options.submissions)
+    if not os.path.exists(submissions_path):
+        raise GraderError(f"submissions not found: {submissions_path}")
+    if os.path.commonpath([out, submissions_path]) == submissions_path and os.path.isdir(submissions_path):
+        raise GraderError("--out must not be inside the submissions folder (submissions are never written to)")
+    try:
+        check_sandbox()
+    except SandboxError as error:
+        raise GraderError(str(error)) from error
+    assignments = available_assignments(options.solutions)
+    if options.assignment:
+        if options.assignment not in assignments:
+            raise GraderError(f"unknown assignment '{options.assignment}'; the masters in "
+                              f"{options.solutions} are: {', '.join(assignments) or 'none'}")
+        assignments = [options.assignment]
+    if not assignments:
+        raise GraderError(f"no assignment masters (<name>/<name>.ipynb) in {options.solutions}")
+    state = os.path.join(out, STATE)
+    os.makedirs(state, exist_ok=True)
+    _say(options, f"Preparing the master course for {', '.join(assignments)} (nbgrader generate_assignment)...")
+    masters, master_course = build_master_course(options, assignments, state)
+
+    # 3. read the submissions
+    layout_notes, extra_notes = [], {}
+    folder = submissions_path
+    if intake.is_zip(submissions_path):
+        collect_root = os.path.join(state, "zip-collect")
+        shutil.rmtree(collect_root, ignore_errors=True)
+        os.makedirs(collect_root)
+        shutil.copytree(os.path.join(master_course, "source"), os.path.join(collect_root, "release"))
+        try:
+            folder, extra_notes = intake.collect_zip(submissions_path, collect_root, assignments,
+                                                     options.course_config)
+        except intake.SubmissionsError as error:
+            raise GraderError(str(error)) from error
+        if not os.path.isdir(folder):
+            raise GraderError(f"no file in {submissions_path} matched the LMS naming "
+                              "<assignment>_<student>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>")
+    elif not os.path.isdir(submissions_path):
+        raise GraderError(f"{submissions_path} is neither a folder nor a .zip file")
+    try:
+        found, notes = intake.find_submissions(folder, set(assignments))
+    except intake.SubmissionsError as error:
+        raise GraderError(str(error)) from error
+    layout_notes = notes.get(None, [])
+    journal = Journal(state)
+    staging = os.path.join(state, "staged")
+    results = os.path.join(state, "results")
+    entries, jobs = {}, []
+    for student, assignment, path in found:
+        master = masters[assignment]
+        submission = intake.stage(student, assignment, path, os.path.join(staging, assignment, student),
+                                  master["notebooks"], os.path.join(master_course, "release", assignment))
+        submission.notes = extra_notes.get((student, assignment), []) + submission.notes
+        fingerprint = _fingerprint(submission.staged, master["digest"], options)
+        key = (student, assignment)
+        done = journal.get(assignment, student)
+        if done and done.get("fingerprint") == fingerprint and not options.regrade:
+            entries[key] = done
+            continue
+        if not submission.notebooks:
+            entry = {"student_id": student, "assignment": assignment, "fingerprint": fingerprint,
+                     "state": "not graded", "score": 0.0, "max_score": master["max_score"],
+                     "notes": submission.notes, "problems": [], "parts": [], "feedback": []}
+            journal.put(entry)
+            entries[key] = entry
+            continue
+        jobs.append({"student_id": student, "assignment": assignment, "staged": submission.staged,
+                     "fingerprint": fingerprint, "notes": submission.notes,
+                     "max_score": master["max_score"],
+                     "result_dir": os.path.join(results, assignment, student)})
+    # a student graded before whose submission is gone stays out of this batch's rows
+    write_outputs(out, list(entries.values()), layout_notes)
+    skipped = len(entries)
+    workers = max(1, min(options.workers or os.cpu_count() or 1, len(jobs) or 1))
+    _say(options, f"{len(found)} submission(s): {skipped} already done, {len(jobs)} to grade "
+                  f"with {workers} worker(s).")
+    if jobs:
+        settings = {
+            "work_root": os.path.join(state, "work"), "master_course": master_course,
+            "course_config": options.course_config, "timeout": options.timeout,
+            "memory_mb": options.memory_mb, "environment": environment,
+            "hidden_lines": {a: masters[a]["hidden_lines"] for a in assignments},
+        }
+        shutil.rmtree(settings["work_root"], ignore_errors=True)
+        os.makedirs(os.path.join(results), exist_ok=True)
+        _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes)
+        shutil.rmtree(settings["work_root"], ignore_errors=True)
+    write_outputs(out, list(entries.values()), layout_notes)
+    _say(options, f"Done in {time.monotonic() - started:.1f} s: {out}/grades.csv, {out}/report.md, "
+                  f"{out}/feedback/")
+    return sorted(entries.values(), key=lambda e: (e["student_id"], e["assignment"]))
+
+
+def _finish(job, result_dir, journal, entries, out, layout_notes):
+    with open(os.path.join(result_dir, "result.json")) as handle:
+        result = json.load(handle)
+    entry = dict(result)
+    entry["notes"] = job["notes"]
+    entry["state"] = "graded" if result.get("autograde_ok") or result.get("parts") else "grader error"
+    _publish(out, result_dir, entry)
+    journal.put(entry)
+    entries[(job["student_id"], job["assignment"])] = entry
+    write_outputs(out, list(entries.values()), layout_notes)
+    return entry
+
+
+def _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes):
+    """Grade ``jobs`` in a process pool; a job whose worker crashed is retried once alone."""
+    from convclinic.grading.worker import grade_job, init_worker
+
+    pending = list(jobs)
+    for attempt in range(2):
+        if not pending:
+            return
+        context = multiprocessing.get_context("fork")
+        crashed = []
+        with concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers if attempt == 0 else 1, mp_context=context,
+                initializer=init_worker, initargs=(settings,)) as pool:
+            futures = {pool.submit(grade_job, job): job for job in pending}
+            for future in concurrent.futures.as_completed(futures):
+                job = futures[future]
+                try:
+                    result_dir = future.result()
+                except concurrent.futures.process.BrokenProcessPool:
+                    crashed.append(job)
+                    continue
+                except Exception as error:  # noqa: BLE001 - one submission must not stop the batch
+                    entry = {"student_id": job["student_id"], "assignment": job["assignment"],
+                             "fingerprint": job["fingerprint"], "state": "grader error",
+                             "score": 0.0, "max_score": job["max_score"], "notes": job["notes"],
+                             "problems": [f"{error.__class__.__name__}: {error}"], "parts": [], "feedback": []}
+                    journal.put(entry)
+                    entries[(job["student_id"], job["assignment"])] = entry
+                    continue
+                entry = _finish(job, result_dir, journal, entries, out, layout_notes)
+                _say(options, f"  {entry['student_id']:<24} {entry['assignment']:<22} "
+                              f"{_fmt(entry.get('score')):>5} / {_fmt(entry.get('max_score')):<5} "
+                              f"{status_of(entry)[:90]}")
+        pending = crashed
+        workers = 1
+    for job in pending:  # crashed twice: the grader could not handle it, say so
+        entry = {"student_id": job["student_id"], "assignment": job["assignment"],
+                 "fingerprint": job["fingerprint"], "state": "grader error", "score": 0.0,
+                 "max_score": job["max_score"], "notes": job["notes"],
+                 "problems": ["the grading process itself crashed twice on this submission"],
+                 "parts": [], "feedback": []}
+        journal.put(entry)
+        entries[(job["student_id"], job["assignment"])] = entry
+
+
+def now():
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,289 @@
+"""Reading a class's submissions (grader/README.md, "What the grader accepts").
+
+Two inputs are accepted, and neither is ever modified:
+
+- a folder laid out as nbgrader's ``submitted/``: ``<student_id>/<assignment>/<notebook>.ipynb``
+  (plus any extra files, and optionally nbgrader's ``timestamp.txt``);
+- an LMS download zip, with files named as in nbgrader's ``zip_collect`` docs:
+  ``<assignment>_<student_id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>.ipynb``; it is
+  collected by the real ``nbgrader zip_collect`` (which keeps, for a student who
+  submitted twice, the files with the LATEST timestamp in their names).
+
+Every (student, assignment) is copied into a staging folder and normalized:
+a notebook with another name is graded under the expected name when it is the
+only notebook; an nbformat 3 notebook is upgraded; an empty, corrupt or
+non-notebook file is not graded (its parts score 0) and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+
+import nbformat
+
+#: nbgrader's documented zip_collect naming, with the assignment in front.
+ZIP_PATTERN = (r".*/(?P<assignment>[^/_]+)_(?P<student_id>[^/]+?)_attempt_"
+               r"(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_(?P<file_id>[^/]+)$")
+MAX_EXTRA_FILE_BYTES = 20 * 2**20
+IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store", "__MACOSX"}
+
+
+@dataclass
+class Submission:
+    """One student's work for one assignment, normalized into ``staged``."""
+
+    student_id: str
+    assignment: str
+    staged: str
+    notebooks: list = field(default_factory=list)   # notebook names nbgrader will grade
+    notes: list = field(default_factory=list)       # what the instructor should know
+    unusable: list = field(default_factory=list)    # expected notebooks that cannot be graded
+    timestamp: str = ""
+
+
+class SubmissionsError(Exception):
+    """The submissions cannot be read at all (the grader cannot run)."""
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_digest(folder):
+    """A digest of every file (relative name and content) under ``folder``."""
+    digest = hashlib.sha256()
+    for current, directories, files in os.walk(folder):
+        directories.sort()
+        for name in sorted(files):
+            path = os.path.join(current, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def is_zip(path):
+    return os.path.isfile(path) and path.lower().endswith(".zip")
+
+
+def zip_attempts(zip_path, pattern=ZIP_PATTERN):
+    """(assignment, student_id, timestamp, file_id) of every file name in an LMS zip."""
+    import zipfile
+
+    attempts = []
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            match = re.match(pattern, "/" + name.lstrip("/"))
+            if match:
+                attempts.append((match["assignment"], match["student_id"], match["timestamp"],
+                                 match["file_id"]))
+    return attempts
+
+
+def collect_zip(zip_path, course_root, assignments, course_config=None, pattern=ZIP_PATTERN):
+    """Run the real ``nbgrader zip_collect`` on an LMS zip; return (submitted folder, notes).
+
+    ``course_root`` is a private nbgrader course folder holding ``release/<assignment>``
+    (zip_collect checks notebook names against the release).
+    """
+    import zipfile
+
+    from nbgrader.apps import ZipCollectApp
+    from nbgrader.plugins.zipcollect import FileNameCollectorPlugin  # noqa: F401 - config class
+
+    from convclinic.grading.nbgrader_setup import grading_config
+
+    try:
+        attempts = zip_attempts(zip_path, pattern)
+    except zipfile.BadZipFile as error:
+        raise SubmissionsError(f"{zip_path} is not a readable zip file: {error}") from error
+    notes = {}
+    by_file = {}
+    for assignment, student, timestamp, file_id in attempts:
+        by_file.setdefault((assignment, student, file_id), []).append(timestamp)
+    for (assignment, student, file_id), stamps in sorted(by_file.items()):
+        if len(stamps) > 1:
+            notes.setdefault((student, assignment), []).append(
+                f"{len(stamps)} submissions of {file_id} ({', '.join(sorted(stamps))}): "
+                f"graded the latest, {max(stamps)}")
+    for assignment in sorted({a[0] for a in attempts}):
+        if assignment not in assignments:
+            continue
+        archive = os.path.join(course_root, "downloaded", assignment, "archive")
+        os.makedirs(archive, exist_ok=True)
+        shutil.copy(zip_path, os.path.join(archive, os.path.basename(zip_path)))
+        config = grading_config(course_root, course_config)
+        config.FileNameCollectorPlugin.named_regexp = pattern.replace(
+            r"(?P<assignment>[^/_]+)", re.escape(assignment))
+        config.FileNameCollectorPlugin.valid_ext = [
+            ".ipynb", ".py", ".txt", ".csv", ".json", ".npy", ".npz", ".png", ".jpg", ".md", ".h5", ".keras"]
+        config.ZipCollectApp.force = True
+        config.CourseDirectory.assignment_id = assignment
+        app = ZipCollectApp(config=config)
+        app.initialize([])
+        app.coursedir.assignment_id = assignment
+        app.start()
+    return os.path.join(course_root, "submitted"), notes
+
+
+def _read_notebook(path):
+    """(notebook or None, note): the notebook upgraded to v4, or why it cannot be graded."""
+    name = os.path.basename(path)
+    if os.path.getsize(path) == 0:
+        return None, f"{name} is an empty file: not graded"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"{name} is not valid JSON (corrupt file: {error.__class__.__name__}): not graded"
+    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+        return None, f"{name} is JSON but not a Jupyter notebook: not graded"
+    version = raw.get("nbformat")
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # noqa: BLE001 - any reader failure means "cannot grade"
+        return None, f"{name} is not a valid notebook ({error.__class__.__name__}): not graded"
+    note = ""
+    if isinstance(version, int) and version < 4:
+        note = f"{name} was saved in the old notebook format {version}; upgraded to format 4 and graded"
+    return notebook, note
+
+
+def compare_with_release(notebook, release):
+    """Notes on what a student changed that nbgrader will undo: edited locked cells (restored
+    from the master), deleted test cells (put back), duplicated graded cells (only the first
+    copy is graded). ``release`` is the student version nbgrader generated from the master."""
+    notes = []
+
+    def meta(cell):
+        return cell.get("metadata", {}).get("nbgrader", {})
+
+    released = {meta(c)["grade_id"]: c for c in release.cells if meta(c).get("grade_id")}
+    seen = {}
+    for cell in notebook.cells:
+        grade_id = meta(cell).get("grade_id")
+        if grade_id:
+            seen[grade_id] = seen.get(grade_id, 0) + 1
+    for grade_id, original in released.items():
+        if grade_id not in seen:
+            if meta(original).get("grade") and original.cell_type == "code":
+                notes.append(f"test cell '{grade_id}' was deleted: restored from the master and run")
+            elif meta(original).get("solution"):
+                notes.append(f"answer cell '{grade_id}' was deleted")
+    edited = set()
+    for cell in notebook.cells:
+        grade_id = meta(cell).get("grade_id")
+        original = released.get(grade_id)
+        if original is not None and meta(original).get("locked") and cell.source.strip() != original.source.strip():
+            edited.add(grade_id)
+    for grade_id in sorted(edited):
+        notes.append(f"locked cell '{grade_id}' was edited: restored from the master")
+    duplicated = sorted(g for g, n in seen.items() if n > 1)
+    if duplicated:
+        notes.append("duplicated cells (" + ", ".join(duplicated) + "): only the first copy is graded")
+    return notes
+
+
+def stage(student_id, assignment, source_folder, staged, expected_notebooks, release_folder=None):
+    """Copy one student's assignment folder into ``staged``, normalized (see module doc)."""
+    submission = Submission(student_id, assignment, staged)
+    shutil.rmtree(staged, ignore_errors=True)
+    os.makedirs(staged)
+    present, extra = [], []
+    for current, directories, files in os.walk(source_folder):
+        directories[:] = sorted(d for d in directories if d not in IGNORED_NAMES)
+        for name in sorted(files):
+            if name in IGNORED_NAMES:
+                continue
+            relative = os.path.relpath(os.path.join(current, name), source_folder)
+            if name.endswith(".ipynb") and os.sep not in relative:
+                present.append(name)
+            elif relative == "timestamp.txt":
+                shutil.copy(os.path.join(source_folder, relative), os.path.join(staged, relative))
+                with open(os.path.join(staged, relative)) as handle:
+                    submission.timestamp = handle.read().strip()
+            else:
+                extra.append(relative)
+    unmatched = [name for name in present if name not in expected_notebooks]
+    for expected in expected_notebooks:
+        source_name = expected if expected in present else None
+        if source_name is None and len(unmatched) == 1 and len(expected_notebooks) == 1:
+            source_name = unmatched.pop()
+            submission.notes.append(f"notebook named '{source_name}' instead of '{expected}': "
+                                    f"graded as '{expected}'")
+        if source_name is None:
+            submission.unusable.append(expected)
+            found = ", ".join(f"'{n}'" for n in present) or "no notebook"
+            submission.notes.append(f"missing notebook '{expected}' (found {found}): its parts score 0")
+            continue
+        notebook, note = _read_notebook(os.path.join(source_folder, source_name))
+        if note:
+            submission.notes.append(note)
+        if notebook is None:
+            submission.unusable.append(expected)
+            continue
+        release_path = os.path.join(release_folder or "", expected)
+        if release_folder and os.path.exists(release_path):
+            submission.notes += compare_with_release(notebook, nbformat.read(release_path, as_version=4))
+        nbformat.write(notebook, os.path.join(staged, expected))
+        submission.notebooks.append(expected)
+    for name in unmatched:
+        if not any(name in note for note in submission.notes):
+            submission.notes.append(f"extra notebook '{name}' ignored (not part of the assignment)")
+    kept, skipped = [], []
+    for relative in extra:
+        source = os.path.join(source_folder, relative)
+        if os.path.islink(source) or os.path.getsize(source) > MAX_EXTRA_FILE_BYTES:
+            skipped.append(relative)
+            continue
+        os.makedirs(os.path.dirname(os.path.join(staged, relative)) or staged, exist_ok=True)
+        shutil.copy(source, os.path.join(staged, relative))
+        kept.append(relative)
+    if kept:
+        submission.notes.append("extra files kept beside the notebook: " + ", ".join(kept))
+    if skipped:
+        submission.notes.append("extra files skipped (links or over 20 MiB): " + ", ".join(skipped))
+    return submission
+
+
+def find_submissions(folder, assignments):
+    """Yield (student_id, assignment, path) for every ``<student>/<assignment>/`` folder, plus
+    notes on what does not fit the layout: {(student, assignment) or None: [notes]}."""
+    found, notes = [], {}
+    if not os.path.isdir(folder):
+        raise SubmissionsError(f"{folder} is neither a folder nor a .zip file")
+    for student in sorted(os.listdir(folder)):
+        student_path = os.path.join(folder, student)
+        if student in IGNORED_NAMES or student.startswith("."):
+            continue
+        if not os.path.isdir(student_path):
+            notes.setdefault(None, []).append(f"'{student}' at the top level is not a student folder: ignored")
+            continue
+        entries = sorted(os.listdir(student_path))
+        matched = False
+        for entry in entries:
+            path = os.path.join(student_path, entry)
+            if os.path.isdir(path) and entry in assignments:
+                found.append((student, entry, path))
+                matched = True
+            elif os.path.isdir(path) and entry not in IGNORED_NAMES:
+                notes.setdefault(None, []).append(
+                    f"{student}/{entry}: no assignment of that name to grade: ignored")
+        if not matched:
+            loose = [e for e in entries if e.endswith(".ipynb")]
+            if loose and len(assignments) == 1:
+                only = next(iter(assignments))
+                notes.setdefault(None, []).append(
+                    f"{student}: notebooks directly in the student folder ({', '.join(loose)}), "
+                    f"expected {student}/{only}/: graded as {only}")
+                found.append((student, only, student_path))
+    return found, notes

@@ -1,0 +1,202 @@
+"""One grading worker process: a private nbgrader course copy with its own gradebook.
+
+nbgrader cannot autograde in parallel (its SQLite gradebook is not safe for
+concurrent writers, nbgrader issue 174). Each worker process therefore
+grades in its own copy of the course: the master ``source/`` and a copy of
+the gradebook made by ``generate_assignment`` (it holds the hidden tests and
+the checksums of the locked cells). The worker runs the real nbgrader
+converters ``Autograde`` and ``GenerateFeedback`` for one student at a time,
+reads the scores back from its gradebook, and writes everything the main
+process needs into one result folder, atomically (a renamed temp folder).
+The main process merges the results; it is the only writer of the outputs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import time
+
+import nbformat
+
+_STATE = {}
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """Ask the kernel to SIGKILL this process when its parent dies (a killed batch leaves no
+    orphan workers behind; their kernels die with them through bwrap --die-with-parent)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+
+
+def init_worker(settings):
+    """Pool initializer: make this process's private course copy."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter inside nbgrader's API
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    os.environ.update(settings.get("environment", {}))
+    course = os.path.join(settings["work_root"], f"worker-{os.getpid()}")
+    shutil.rmtree(course, ignore_errors=True)
+    os.makedirs(course)
+    shutil.copytree(os.path.join(settings["master_course"], "source"), os.path.join(course, "source"))
+    shutil.copy(os.path.join(settings["master_course"], "gradebook.db"), os.path.join(course, "gradebook.db"))
+    _STATE.clear()
+    _STATE.update(settings=settings, course=course)
+
+
+def _config():
+    from convclinic.grading.nbgrader_setup import grading_config
+
+    settings = _STATE["settings"]
+    return grading_config(
+        _STATE["course"], settings.get("course_config"), timeout=settings.get("timeout"),
+        memory_mb=settings.get("memory_mb"), sandbox_root=os.path.join(_STATE["course"], "kernels"),
+        hidden_lines=settings.get("hidden_lines", {}).get(_STATE.get("assignment"), []),
+        ignore=settings.get("ignore"))
+
+
+def _run(converter_class, config, assignment, student):
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = assignment
+    coursedir.student_id = student
+    converter = converter_class(coursedir=coursedir, config=config)
+    converter.force = True
+    if hasattr(converter, "create_student"):
+        converter.create_student = True
+    return capture_log(converter)
+
+
+def grade_job(job):
+    """Grade one submission (``job`` from :mod:`convclinic.grading.submissions`); return the
+    path of its result folder (``result.json`` plus ``feedback/<notebook>.html``)."""
+    from nbgrader.converters import Autograde, GenerateFeedback
+
+    started = time.monotonic()
+    course = _STATE["course"]
+    student, assignment = job["student_id"], job["assignment"]
+    _STATE["assignment"] = assignment
+    for area in ("submitted", "autograded", "feedback"):
+        shutil.rmtree(os.path.join(course, area, student), ignore_errors=True)
+    submitted = os.path.join(course, "submitted", student, assignment)
+    shutil.copytree(job["staged"], submitted)
+    config = _config()
+    autograde = _run(Autograde, config, assignment, student)
+    result = {
+        "student_id": student, "assignment": assignment, "fingerprint": job["fingerprint"],
+        "autograde_ok": bool(autograde.get("success")), "parts": [], "problems": [],
+    }
+    if not autograde.get("success"):
+        result["nbgrader_error"] = (autograde.get("error") or "")[-4000:]
+        result["nbgrader_log"] = (autograde.get("log") or "")[-4000:]
+    result.update(_scores(config, assignment, student))
+    autograded = os.path.join(course, "autograded", student, assignment)
+    result["problems"] += _problems(autograded, autograde.get("log") or "")
+    feedback_files = []
+    if autograde.get("success"):
+        feedback = _run(GenerateFeedback, config, assignment, student)
+        folder = os.path.join(course, "feedback", student, assignment)
+        if feedback.get("success") and os.path.isdir(folder):
+            feedback_files = sorted(f for f in os.listdir(folder) if f.endswith(".html"))
+        else:
+            result["problems"].append("feedback could not be generated: "
+                                      + (feedback.get("error") or "").strip().splitlines()[-1:][0]
+                                      if feedback.get("error") else "feedback could not be generated")
+    result["seconds"] = round(time.monotonic() - started, 2)
+    result["worker"] = os.getpid()
+    return _write_result(job, result, feedback_files)
+
+
+def _write_result(job, result, feedback_files):
+    final = job["result_dir"]
+    temporary = final + f".tmp-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    os.makedirs(os.path.join(temporary, "feedback"))
+    folder = os.path.join(_STATE["course"], "feedback", job["student_id"], job["assignment"])
+    for name in feedback_files:
+        shutil.copy(os.path.join(folder, name), os.path.join(temporary, "feedback", name))
+    result["feedback"] = feedback_files
+    with open(os.path.join(temporary, "result.json"), "w") as handle:
+        json.dump(result, handle, indent=1, sort_keys=True)
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(temporary, final)
+    return final
+
+
+def _scores(config, assignment, student):
+    """Scores of one submission from this worker's gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db_url = config.CourseDirectory.db_url
+    with Gradebook(db_url) as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            assignment_row = gradebook.find_assignment(assignment)
+            return {"score": 0.0, "max_score": float(assignment_row.max_score), "parts": [],
+                    "needs_manual_grade": False}
+        parts = []
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                parts.append({
+                    "notebook": notebook.name, "grade_id": grade.name,
+                    "score": grade.score, "auto_score": grade.auto_score,
+                    "max_score": float(grade.max_score), "needs_manual_grade": bool(grade.needs_manual_grade),
+                    "manual": grade.auto_score is None,
+                })
+        return {"score": float(submission.score), "max_score": float(submission.max_score),
+                "parts": parts, "needs_manual_grade": bool(submission.needs_manual_grade),
+                "late_penalty": float(submission.late_submission_penalty or 0.0)}
+
+
+def _problems(autograded, log):
+    """What went wrong inside the notebook, in words an instructor understands."""
+    from nbgrader import utils
+
+    problems = []
+    if not os.path.isdir(autograded):
+        return problems
+    for name in sorted(os.listdir(autograded)):
+        if not name.endswith(".ipynb"):
+            continue
+        try:
+            notebook = nbformat.read(os.path.join(autograded, name), as_version=4)
+        except Exception:  # noqa: BLE001 - reported by nbgrader already
+            continue
+        not_run_reported = False
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            label = f"'{grade_id}'" if grade_id else "a code cell"
+            for output in cell.get("outputs", []):
+                if output.get("output_type") != "error":
+                    continue
+                ename = output.get("ename", "")
+                if ename == "CellTimeoutError":
+                    problems.append(f"{label} ran past the time limit (endless loop?) and was stopped")
+                elif ename == "KernelDied":
+                    problems.append(f"the Python kernel crashed while running {label} "
+                                    "(os._exit, a segfault or the memory limit)")
+                elif ename == "NotRun" and not not_run_reported:
+                    not_run_reported = True
+                    problems.append(f"later cells were not run ({output.get('evalue', '')}); "
+                                    "their tests score 0")
+                elif ename == "MemoryError":
+                    problems.append(f"{label} ran out of memory (the per-submission memory limit)")
+                elif ename == "KeyboardInterrupt" and not utils.is_grade(cell):
+                    problems.append(f"{label} was interrupted at the time limit")
+    return problems
