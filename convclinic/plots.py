@@ -19,6 +19,7 @@ Design rules kept here:
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -215,10 +216,9 @@ class ConvFigure:
     # -- construction ------------------------------------------------------------------
     def _build_artists(self):
         ax = self.ax_input
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_axis_off()  # no ticks or spines to lay out on every draw; frames are patches
         self.input_image = ax.imshow(
-            np.zeros((1, 1, 3), dtype=np.uint8), interpolation="nearest",
+            np.zeros((1, 1, 4), dtype=np.uint8), interpolation="nearest",
             extent=(-0.5, 0.5, 0.5, -0.5),
         )
         self.input_outline = ax.add_patch(
@@ -249,8 +249,11 @@ class ConvFigure:
                       ncol=2, fontsize=7, frameon=False, handlelength=1.5, columnspacing=1.0)
         if self.ax_output is not None:
             out = self.ax_output
-            out.set_xticks([])
-            out.set_yticks([])
+            out.set_axis_off()
+            self.output_frame = out.add_patch(
+                Rectangle((0, 0), 1, 1, transform=out.transAxes, fill=False,
+                          edgecolor="#444444", linewidth=1.0)
+            )
             self.output_image = out.imshow(
                 np.zeros((1, 1)), cmap="cividis", vmin=0, vmax=1, interpolation="nearest",
                 extent=(-0.5, 0.5, 0.5, -0.5),
@@ -375,6 +378,13 @@ class ConvFigure:
             out.set_title(f"output {n_rows}\u00d7{n_cols}{shape}", fontsize=9)
         self.output_caption.set_text(self.output_text.split("; ", 1)[1])
 
+    def update_output_shape(self, result):
+        """Only the output's shape text changed (filters, batch...): no redraw needed."""
+        if result is not None and result.ok and self.geometry is not None:
+            n_rows, n_cols = self.geometry["out"]
+            head, _, tail = self.output_text.partition("; ")
+            self.output_text = f"output {n_rows}\u00d7{n_cols} {result.output_shape}; {tail}"
+
     def caption(self):
         """The drawing in words (a widget's caption under the image; screen readers).
 
@@ -413,6 +423,7 @@ def _hex(colour):
     return "#" + "".join(f"{int(round(c * 255)):02x}" for c in colour)
 
 
+@functools.lru_cache(maxsize=64)
 def _glyphs(size):
     """Boolean masks (size x size) for the x, o and dot marks painted into grid cells."""
     index = np.arange(size)
@@ -430,8 +441,15 @@ def _glyphs(size):
     return cross, ring, dot
 
 
+@functools.lru_cache(maxsize=16)
+def _stripes(shape, period):
+    """Diagonal hatch lines for a picture of ``shape`` (cached: the grid size repeats)."""
+    yy, xx = np.indices(shape)
+    return ((xx + yy) % period) == 0
+
+
 def _paint_grid(g, rows, cols, cell):
-    """The input panel as a uint8 RGB image, ``cell`` pixels per grid cell (lessons 00, 02, 03).
+    """The input panel as a uint8 RGBA image, ``cell`` pixels per grid cell (lessons 00, 02, 03).
 
     Checkerboard pixels, hatched padding, ``x`` on the taps of output (0, 0),
     ``o`` on those of output (0, 1), a dot where each output is computed.
@@ -457,17 +475,19 @@ def _paint_grid(g, rows, cols, cell):
             if len(r_ok) and len(c_ok):
                 colours[np.ix_(r_ok, c_ok)] = colour
                 marks[np.ix_(r_ok, c_ok)] = mark
+    # RGBA uint8: matplotlib then skips its float conversion and alpha stacking
+    colours = np.concatenate([colours, np.ones(colours.shape[:2] + (1,))], axis=-1)
     image = np.repeat(np.repeat((colours * 255).astype(np.uint8), cell, axis=0), cell, axis=1)
+    rgb = image[..., :3]
     if cell >= 4:
         # hatch the padding: diagonal grey lines, so padding never relies on colour alone
         pad = np.repeat(np.repeat(~inside, cell, axis=0), cell, axis=1)
-        yy, xx = np.indices(pad.shape)
-        stripes = pad & (((xx + yy) % max(cell // 2, 3)) == 0)
-        image[stripes] = 120
+        stripes = pad & _stripes(pad.shape, max(cell // 2, 3))
+        rgb[stripes] = 120
         cross, ring, _ = _glyphs(cell)
         for mark, glyph in ((1, cross), (2, ring)):
             where = np.repeat(np.repeat(marks == mark, cell, axis=0), cell, axis=1)
-            image[where & np.tile(glyph, (len(rows), len(cols)))] = 0
+            rgb[where & np.tile(glyph, (len(rows), len(cols)))] = 0
     if n_rows > 0 and n_cols > 0 and cell >= 3:
         # a dot where each output is computed (the sampling grid of lesson 03)
         (sh, sw), (top, left) = g["strides"], (g["pad"][0][0], g["pad"][1][0])
@@ -481,7 +501,7 @@ def _paint_grid(g, rows, cols, cell):
                     continue
                 pr = np.clip(np.floor(centre_r - 0.5 + dr + 0.5).astype(int), 0, image.shape[0] - 1)
                 pc = np.clip(np.floor(centre_c - 0.5 + dc + 0.5).astype(int), 0, image.shape[1] - 1)
-                image[np.ix_(pr, pc)] = 0
+                rgb[np.ix_(pr, pc)] = 0
     return image
 
 

@@ -204,6 +204,7 @@ class ConvExplorer:
             padding=padding, data_format=data_format, dtype=dtype, drop_axes=tuple(drop_axes),
         )
         self._holding = False
+        self._picture = None  # the setting the current PNG shows
         self._all_controls = {name: self._make_control(name) for name in CONTROL_NAMES}
         self.controls = {name: self._all_controls[name] for name in controls}
         for name, control in self._all_controls.items():
@@ -361,9 +362,15 @@ class ConvExplorer:
         self.rule.value = _html_text(rule_text(shape, **settings))
         if self.figure is not None:
             v = self.values
-            self.figure.update(v["height"], v["width"], v["kernel_size"], v["strides"],
-                               v["dilation_rate"], v["padding"], result=result)
-            self.image.value = self.figure.to_png_fast()
+            picture = (v["height"], v["width"], v["kernel_size"], v["strides"],
+                       v["dilation_rate"], v["padding"], result.error_type, result.phase)
+            if picture != self._picture:
+                # filters, batch, dtype... do not change the drawing: keep the PNG then
+                self.figure.update(*picture[:6], result=result)
+                self.image.value = self.figure.to_png_fast()
+                self._picture = picture
+            else:
+                self.figure.update_output_shape(result)
             self.caption.value = _html_text(self.figure.caption())
 
     # -- display -----------------------------------------------------------------------

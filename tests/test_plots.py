@@ -78,7 +78,7 @@ def test_padding_is_hatched_at_the_bottom_right_only():
     figure = plots.ConvFigure(annotate=False)
     figure.update(6, 6, 3, 2, 1, "same")
     assert figure.input_image.get_extent() == [-0.5, 6.5, 6.5, -0.5]
-    image = np.asarray(figure.input_image.get_array())
+    image = np.asarray(figure.input_image.get_array())[..., :3]
     cell = image.shape[0] // 7
     assert image.shape[:2] == (7 * cell, 7 * cell)
     hatch = np.all(image == 120, axis=-1)
@@ -91,7 +91,7 @@ def test_taps_are_marked_with_glyphs_not_only_colour():
     """The taps of output (0, 0) carry black 'x' pixels; cells without taps do not."""
     figure = plots.ConvFigure(annotate=False)
     figure.update(8, 8, 3, 3, 1, "valid")
-    image = np.asarray(figure.input_image.get_array())
+    image = np.asarray(figure.input_image.get_array())[..., :3]
     cell = image.shape[0] // 8
     black = np.all(image == 0, axis=-1)
     orange = np.all(image == np.round(plots._TAP * 255).astype(np.uint8), axis=-1)

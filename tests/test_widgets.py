@@ -292,3 +292,15 @@ def test_legacy_explorer_probes_keras_2():
     expected = direct_readout((1, 28, 28, 1), legacy=True, filters=8, kernel_size=30)
     assert explorer.readout_text == expected
     assert not expected.startswith("Output shape")
+
+
+def test_plot_is_not_redrawn_when_the_picture_does_not_change():
+    """filters/batch do not change the drawing: the PNG stays, the caption's shape follows."""
+    explorer = ConvExplorer(controls=ALL_CONTROLS)
+    before = explorer.image.value
+    explorer.controls["filters"].value = 16
+    assert explorer.image.value is before
+    assert "(1, 26, 26, 16)" in html.unescape(explorer.caption.value)
+    explorer.controls["dtype"].value = "uint8"  # now failing: the picture changes
+    assert explorer.image.value != before
+    assert "no output: ValueError at call" in html.unescape(explorer.caption.value)
