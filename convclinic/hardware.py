@@ -366,7 +366,7 @@ SEED_CLAIMS = (
 )
 
 
-@dataclass
+@dataclass(repr=False)
 class ClaimTable:
     """Rows of (claim, Keras 2 outcome, Keras 3 outcome); shows itself as a table."""
 
@@ -378,6 +378,9 @@ class ClaimTable:
             if claim.key == key:
                 return outcomes[label]
         raise KeyError(key)
+
+    def __repr__(self):
+        return str(self)
 
     def __str__(self):
         lines = []
@@ -493,7 +496,7 @@ def environment_summary():
         summary["tf_keras"] = import_keras(legacy=True).__version__
     except ImportError:
         summary["tf_keras"] = "not installed"
-    summary["built_with_cuda"] = str(bool(tf.test.is_built_with_cuda()))
+    summary["tf built with CUDA"] = str(bool(tf.test.is_built_with_cuda()))
     summary["gpus"] = ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "none"
     return summary
 
@@ -557,14 +560,12 @@ class GpuReport:
                 "does not take nearly all GPU memory at once."
             )
         if self.driver_gpus:
-            build = (
-                "This TensorFlow was built WITHOUT CUDA (e.g. the tensorflow-cpu wheel)"
-                if not self.built_with_cuda
-                else "TensorFlow found no usable GPU (CUDA/cuDNN libraries missing or mismatched)"
-            )
             return (
-                f"No GPU for TensorFlow, although the driver lists {len(self.driver_gpus)}: "
-                f"{build}. Everything still runs, on the CPU."
+                f"No GPU for TensorFlow, although the driver lists {len(self.driver_gpus)} "
+                f"({'; '.join(self.driver_gpus)}). Check that a CUDA-enabled TensorFlow is "
+                "installed (not tensorflow-cpu; on Linux `pip install tensorflow[and-cuda]`) and "
+                "that its CUDA and cuDNN libraries load: TensorFlow's log lines on stderr say "
+                "which one failed. Everything still runs, on the CPU."
             )
         return (
             "No GPU: TensorFlow sees no GPU device on this machine, so every Conv2D runs on "

@@ -43,6 +43,17 @@ def test_lesson05_tf_keras_attribute_is_keras3_and_tf_keras_package_is_keras2(ke
     assert import_keras(legacy=True).layers.Conv2D is not keras.layers.Conv2D
 
 
+def test_lesson05_tf_use_legacy_keras_makes_tf_keras_keras2():
+    """Lesson 05, section 'Which Keras is this?': with TF_USE_LEGACY_KERAS=1 set before
+    TensorFlow is imported, `tf.keras` is the tf_keras package (Keras 2)."""
+    result = hardware.run_snippet(
+        "import tensorflow as tf\nresult = tf.keras.layers.Conv2D.__module__",
+        env={"TF_USE_LEGACY_KERAS": "1"},
+    )
+    assert result.ok, result.message
+    assert result.value.startswith("tf_keras.")
+
+
 # --- The failure, live / the article says, Keras 3.15 does -------------------------------
 
 
@@ -209,6 +220,7 @@ def test_lesson05_tensorflow_writes_cpp_log_lines_to_stderr():
     assert "oneDNN custom operations are on" in text
     assert "Could not find cuda drivers on your machine" in text
     assert "failed call to cuInit" in text
+    assert "This TensorFlow binary is optimized to use available CPU instructions" in text
 
 
 def test_lesson05_log_level_3_does_not_silence_the_import_lines():
@@ -255,3 +267,38 @@ def test_lesson05_no_gpu_is_said_plainly_on_a_cpu_machine():
         pytest.skip("this machine has a GPU: benchmarks/gpu_check.py covers the GPU case")
     assert str(report).startswith(f"TensorFlow {report.tensorflow_version}: No GPU")
     assert str(hardware.enable_memory_growth()).startswith("No GPU: nothing to do")
+
+
+# --- Reporting a framework bug / Predict, then check -----------------------------------------
+
+
+def test_lesson05_minimal_reproducer_keras_input_build_with_batch_one():
+    """Lesson 05, section 'Reporting a framework bug': the five-line reproducer (keras.Input((28,
+    28, 1)), Conv2D(32, 3), model.build((1, 28, 28, 1))) raises ValueError in Keras 3 and builds
+    in Keras 2."""
+
+    def reproducer(keras):
+        model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, 3)])
+        model.build((1, 28, 28, 1))
+        return "built"
+
+    outcomes = hardware.side_by_side(reproducer)
+    assert outcomes["Keras 2"].ok
+    assert outcomes["Keras 3"].error_type == "ValueError"
+    assert "You cannot build it with input_shape (1, 28, 28, 1)" in outcomes["Keras 3"].message
+
+
+def test_lesson05_predict_kernel_larger_than_image_messages_differ():
+    """Lesson 05, section 'Predict, then check': Conv2D(16, 30) on (1, 28, 28, 1) raises ValueError
+    in both; Keras 2 speaks of 'downsampling' without naming the kernel, Keras 3 prints
+    'kernel shape=(30, 30, 1, 16)'."""
+
+    def kernel_larger_than_image(keras):
+        return keras.layers.Conv2D(16, 30)(np.zeros((1, 28, 28, 1), "float32")).shape
+
+    outcomes = hardware.side_by_side(kernel_larger_than_image)
+    keras2, keras3 = outcomes["Keras 2"], outcomes["Keras 3"]
+    assert keras2.error_type == keras3.error_type == "ValueError"
+    assert "due to downsampling" in keras2.message and "kernel" not in keras2.message
+    assert "Computed output size would be zero or negative" in keras3.message
+    assert "kernel shape=(30, 30, 1, 16)" in keras3.message
