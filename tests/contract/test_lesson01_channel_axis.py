@@ -52,9 +52,11 @@ def test_lesson01_grayscale_images_are_rank3_uint8():
 
 
 def test_lesson01_rank3_batch_into_layer_raises_min_ndim(keras):
-    """Lesson 01, section 'The failure, live': a Conv2D layer on (4, 28, 28) raises ValueError 'expected min_ndim=4, found ndim=3'."""
+    """Lesson 01, section 'The failure, live': a Conv2D layer on (4, 28, 28) raises ValueError 'expected min_ndim=4, found ndim=3', before any weight exists."""
+    conv = keras.layers.Conv2D(filters=8, kernel_size=3)
     with pytest.raises(ValueError) as caught:
-        keras.layers.Conv2D(filters=8, kernel_size=3)(grayscale_images())
+        conv(grayscale_images())
+    assert conv.weights == [] and not conv.built
     message = clean_message(caught.value)
     assert "min_ndim=4" in message
     assert "found ndim=3" in message
@@ -69,6 +71,13 @@ def test_lesson01_input_without_channel_axis_fails_at_construction(keras):
     message = clean_message(caught.value)
     assert "min_ndim=4" in message
     assert "(None, 28, 28)" in message
+
+
+def test_lesson01_functional_adjust_input_rank_exists(keras):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': the trailing axis is added by Functional._adjust_input_rank."""
+    from keras.src.models.functional import Functional
+
+    assert callable(getattr(Functional, "_adjust_input_rank", None))
 
 
 def test_lesson01_gray_model_adds_trailing_axis(gray_model):

@@ -41,6 +41,28 @@ def test_lesson03_sizes_collapse():
     assert sizes == {27: 13, 28: 13, 29: 14, 30: 14}
 
 
+def skip_connection(keras, size):
+    layers = keras.layers
+    inputs = keras.Input(shape=(size, size, 1))
+    up = layers.UpSampling2D(2)(layers.Conv2D(8, 3, strides=2, padding="same")(inputs))
+    return attempt(layers.Concatenate(), [layers.Conv2D(8, 1)(inputs), up])
+
+
+def test_lesson03_skip_connection_works_for_28(keras):
+    """Lesson 03, section 'Stride: floor arithmetic': same padding, stride 2, UpSampling2D(2): a skip connection works for 28 (-> 14 -> 28)."""
+    outcome = skip_connection(keras, 28)
+    assert outcome.ok, outcome
+    assert outcome.shape == (None, 28, 28, 16)
+
+
+def test_lesson03_skip_connection_breaks_for_27(keras):
+    """Lesson 03, section 'Stride: floor arithmetic': the same block on 27 (-> 14 -> 28) raises the Concatenate shape error."""
+    outcome = skip_connection(keras, 27)
+    assert outcome.error_type == "ValueError"
+    assert "A `Concatenate` layer requires inputs with matching shapes" in outcome.message
+    assert "(None, 27, 27, 8), (None, 28, 28, 8)" in outcome.message
+
+
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_lesson03_stride_larger_than_input_gives_one_pixel(keras, padding):
     """Lesson 03, section "The seed's claim: a stride larger than the input": strides=50 on 28x28 gives 1x1, not an empty output."""
