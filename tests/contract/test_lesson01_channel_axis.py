@@ -63,6 +63,11 @@ def test_lesson01_rank3_batch_into_layer_raises_min_ndim(keras):
     assert "(4, 28, 28)" in message
 
 
+def test_lesson01_conv2d_declares_min_ndim_4(keras):
+    """Lesson 01, section 'The failure, live': Conv2D declares that its input needs at least 4 axes (input_spec min_ndim=4)."""
+    assert keras.layers.Conv2D(8, 3).input_spec.min_ndim == 4
+
+
 def test_lesson01_input_without_channel_axis_fails_at_construction(keras):
     """Lesson 01, section 'The failure, live': keras.Input((28, 28)) into Conv2D raises min_ndim=4 when the model is declared."""
     inputs = keras.Input(shape=(28, 28))
@@ -200,8 +205,9 @@ def test_lesson01_uint8_into_layer_refused(keras):
     assert "Incompatible type conversion requested to type uint8" in outcome.message
 
 
-def test_lesson01_uint8_into_model_is_cast(gray_model):
-    """Lesson 01, section 'Integer images: uint8 pixels': a model built on keras.Input casts uint8 and works."""
+def test_lesson01_uint8_into_model_is_cast(keras, gray_model):
+    """Lesson 01, section 'Integer images: uint8 pixels': keras.Input is float32 by default; a model built on it casts uint8 and works."""
+    assert keras.Input(shape=(28, 28, 1)).dtype == "float32"
     outcome = attempt(gray_model, grayscale_images()[..., None])
     assert outcome.ok, outcome
     assert outcome.shape == (4, 26, 26, 8)
