@@ -193,6 +193,9 @@ class Report:
             rows.append(f"{name:<18} {str(shape_in):<22} {result}")
         return "\n".join(rows)
 
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
+
     def _repr_html_(self):
         # Text carries the verdict (OK / cause); colour only repeats it.
         border = "#1b7837" if self.ok else "#b35806"
