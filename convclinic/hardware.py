@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -715,6 +716,8 @@ def gpu_memory_contention(hog_memory_growth=False, timeout=240):
         text=True,
     )
     outcome = {"hog_memory_growth": hog_memory_growth}
+    watchdog = threading.Timer(timeout, hog.kill)  # a hog that never gets ready is stopped
+    watchdog.start()
     try:
         ready = hog.stdout.readline().strip()
         outcome["hog"] = ready or "the first process did not get ready"
@@ -730,6 +733,7 @@ def gpu_memory_contention(hog_memory_growth=False, timeout=240):
                 cudnn_failure=_mentions_cudnn_failure(second),
             )
     finally:
+        watchdog.cancel()
         try:
             hog.stdin.close()
         except OSError:

@@ -152,3 +152,31 @@ def test_environment_summary_names_every_version_a_bug_report_needs():
 def test_count_input_shape_warnings_is_independent_of_history():
     assert len(hardware.count_input_shape_warnings(3)) == 1
     assert len(hardware.count_input_shape_warnings(3)) == 1
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_and_writes_json(tmp_path):
+    """benchmarks/gpu_check.py runs on this machine and writes its JSON (says 'no GPU' on a CPU)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    target = tmp_path / "gpu_check.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), str(target)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(target.read_text())
+    assert result["tensorflow"].startswith("2.")
+    for data_format, spatial in (("channels_last", [8, 62, 62, 16]), ("channels_first", [8, 16, 62, 62])):
+        outcome = result["conv"][data_format]
+        assert outcome["ok"], outcome
+        assert outcome["output_shape"] == spatial and outcome["kernel_gradient_shape"] == [3, 3, 3, 16]
+    if result["gpus_seen_by_tensorflow"]:
+        assert "contention_default" in result and "contention_growth" in result
+    else:
+        assert result["contention"] == "skipped: no GPU"
+        assert "no GPU" in completed.stdout
