@@ -252,7 +252,7 @@ class ConvFigure:
             out.set_axis_off()
             self.output_frame = out.add_patch(
                 Rectangle((0, 0), 1, 1, transform=out.transAxes, fill=False,
-                          edgecolor="#444444", linewidth=1.0)
+                          edgecolor="#444444", linewidth=1.0, clip_on=False, visible=False)
             )
             self.output_image = out.imshow(
                 np.zeros((1, 1)), cmap="cividis", vmin=0, vmax=1, interpolation="nearest",
@@ -303,10 +303,22 @@ class ConvFigure:
         ax.set_ylim(extent[2], extent[3])
         self.input_outline.set_bounds(-0.5, -0.5, width, height)
         tap_rows, tap_cols = _taps(g, 0, 0)
+        self.kernel_too_big = False
         if n_rows > 0 and n_cols > 0 and len(tap_rows) and len(tap_cols):
             self.footprint.set_bounds(tap_cols[0] - 0.5, tap_rows[0] - 0.5,
                                       g["k_eff"][1], g["k_eff"][0])
+            self.footprint.set_linestyle("-")
             self.footprint.set_visible(True)
+        elif min(g["k_eff"]) > 0 and (g["k_eff"][0] > height + top + bottom
+                                      or g["k_eff"][1] > width + left + right):
+            # rule 2 fails: draw the kernel where it would start, sticking out of the input
+            self.kernel_too_big = True
+            k_rows, k_cols = g["k_eff"]
+            self.footprint.set_bounds(-left - 0.5, -top - 0.5, k_cols, k_rows)
+            self.footprint.set_linestyle("--")
+            self.footprint.set_visible(True)
+            ax.set_xlim(extent[0], max(extent[1], -left - 0.5 + k_cols) + 0.5)
+            ax.set_ylim(max(extent[2], -top - 0.5 + k_rows) + 0.5, extent[3])
         else:
             self.footprint.set_visible(False)
         self._label_padding(g)
@@ -321,6 +333,11 @@ class ConvFigure:
             f" (covers {g['k_eff'][0]}\u00d7{g['k_eff'][1]}), stride "
             f"{g['strides'][0]}, dilation {g['dilation'][0]}; {g['padding']}: {pad_text}"
         )
+        if self.kernel_too_big:
+            self.input_text += (
+                f"; the kernel ({g['k_eff'][0]}\u00d7{g['k_eff'][1]}, dashed frame) does not "
+                f"fit in the {height + top + bottom}\u00d7{width + left + right} (padded) input"
+            )
         if self.annotate:
             ax.set_title(self.input_text.replace("; ", "\n").replace(" (TF", "\n(TF"),
                          fontsize=9)
@@ -346,6 +363,7 @@ class ConvFigure:
         n_rows, n_cols = g["out"]
         if failed or n_rows <= 0 or n_cols <= 0:
             self.output_image.set_visible(False)
+            self.output_frame.set_visible(True)
             if failed:
                 text = f"no output:\n{result.error_type} at {result.phase}"
             else:
@@ -361,6 +379,7 @@ class ConvFigure:
         coverage = _coverage(g)
         taps = max(g["kernel"][0] * g["kernel"][1], 1)
         self.output_image.set_visible(True)
+        self.output_frame.set_visible(False)
         self.output_image.set_data(coverage)
         self.output_image.set_clim(0, taps)
         extent = (-0.5, n_cols - 0.5, n_rows - 0.5, -0.5)
