@@ -331,7 +331,8 @@ class ConvFigure:
         self.input_text = (
             f"input {height}\u00d7{width}, kernel {g['kernel'][0]}\u00d7{g['kernel'][1]}"
             f" (covers {g['k_eff'][0]}\u00d7{g['k_eff'][1]}), stride "
-            f"{g['strides'][0]}, dilation {g['dilation'][0]}; {g['padding']}: {pad_text}"
+            f"{_pair_text(g['strides'])}, dilation {_pair_text(g['dilation'])}; "
+            f"{g['padding']}: {pad_text}"
         )
         if self.kernel_too_big:
             self.input_text += (
@@ -436,6 +437,11 @@ class ConvFigure:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
+
+
+def _pair_text(pair):
+    """``2`` for (2, 2), ``1\u00d72`` for (1, 2)."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}\u00d7{pair[1]}"
 
 
 def _hex(colour):

@@ -304,3 +304,24 @@ def test_plot_is_not_redrawn_when_the_picture_does_not_change():
     explorer.controls["dtype"].value = "uint8"  # now failing: the picture changes
     assert explorer.image.value != before
     assert "no output: ValueError at call" in html.unescape(explorer.caption.value)
+
+
+def test_rectangular_kernel_and_strides_through_set():
+    """set() accepts (rows, cols) pairs as Keras does; readout, rule and caption follow them."""
+    explorer = ConvExplorer(padding="same")
+    explorer.set(kernel_size=(3, 5), strides=(1, 2))
+    assert explorer.readout_text == direct_readout((1, 28, 28, 1), filters=8, kernel_size=(3, 5),
+                                                   strides=(1, 2), padding="same")
+    rule = html.unescape(explorer.rule.value)
+    assert "= 3: left 1, right 2 (the extra one goes right)" in rule
+    caption = html.unescape(explorer.caption.value)
+    assert "kernel 3\u00d75" in caption and "stride 1\u00d72" in caption
+
+
+def test_kernel_larger_than_input_is_drawn_sticking_out():
+    """Rule 2 failing: the kernel's frame is drawn dashed beyond the input, and said in words."""
+    explorer = ConvExplorer(height=7, width=9, kernel_size=3, dilation_rate=5)
+    assert explorer.figure.footprint.get_visible()
+    assert explorer.figure.footprint.get_linestyle() == "--"
+    assert explorer.figure.footprint.get_width() == 11  # k_eff = 5 * (3 - 1) + 1
+    assert "does not fit in the 7\u00d79" in html.unescape(explorer.caption.value)
