@@ -80,7 +80,7 @@ from html import escape
 import numpy as np
 
 from convclinic import shapes
-from convclinic.runtime import clean_message, strip_ansi
+from convclinic.runtime import clean_message
 
 __all__ = ["CAUSES", "Report", "FixNotApplicable", "diagnose", "diagnose_error"]
 
@@ -626,18 +626,8 @@ def _shape_trace(ctx, layers, input_shape):
 # Reading exceptions
 # --------------------------------------------------------------------------------------
 
-_LEGACY_WRAPPER = re.compile(
-    r"Exception encountered when calling layer ['\"][^'\"]+['\"] \(type \w+\)\.\s*"
-)
-_ARRAY_DUMP = re.compile(r"for input \[.*?\] with name", re.DOTALL)
-
-
 def _message(error):
-    text = clean_message(error) if isinstance(error, BaseException) else strip_ansi(str(error))
-    text = _ARRAY_DUMP.sub("for input <array> with name", text)
-    text = text.split("\n\nCall arguments received by", 1)[0]
-    text = text.split("\n    \n    Call arguments received by", 1)[0]
-    return _LEGACY_WRAPPER.sub("", text).strip()
+    return clean_message(error if isinstance(error, BaseException) else str(error))
 
 
 def _error_from_tf_keras(error):

@@ -20,6 +20,10 @@ import sys
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CALL_PREFIX = re.compile(r"^Exception encountered when calling [\w.]+\(\)\.\s*")
 _NUMPY_DUMP = re.compile(r", numpy=\s*array\(.*?dtype=\w+\)>", re.DOTALL)
+# Keras 2 (tf_keras) wraps call errors in "Exception encountered when calling layer 'x' (type Y)."
+_LEGACY_WRAPPER = re.compile(r"Exception encountered when calling layer ['\"][^'\"]+['\"] \(type \w+\)\.\s*")
+# Keras 3 repeats the whole input array in "Invalid input shape for input [[...]] with name"
+_ARRAY_DUMP = re.compile(r"for input \[.*?\] with name", re.DOTALL)
 
 
 def strip_ansi(text):
@@ -31,12 +35,16 @@ def clean_message(error):
     """The message of a Keras/TF exception as a learner should read it.
 
     ANSI codes are removed, and the "Arguments received by ..." block that
-    Keras appends (it repeats the input) is cut off.
+    Keras appends (it repeats the input) is cut off, as are Keras 2's wrapper
+    line and the array dumps both versions embed.
     """
     text = strip_ansi(error if isinstance(error, str) else _message_of(error))
     text = text.split("\n\nArguments received by", 1)[0]
+    text = re.split(r"\n\s*\n\s*Call arguments received by", text, maxsplit=1)[0]
     text = _CALL_PREFIX.sub("", text.strip())
+    text = _LEGACY_WRAPPER.sub("", text)
     text = _NUMPY_DUMP.sub(">", text)
+    text = _ARRAY_DUMP.sub("for input <array> with name", text)
     return text.strip()
 
 
