@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 import tempfile
 
 import numpy as np
@@ -18,6 +20,7 @@ from convclinic import formats
 from convclinic.hardware import run_snippet
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
+from tests.conftest import ROOT
 
 CPU_NHWC_ONLY = "The Conv2D op currently only supports the NHWC tensor format on the CPU"
 
@@ -210,12 +213,14 @@ def test_lesson04_channels_first_fails_on_cpu_with_onednn_off():
 
 def test_lesson04_transposed_data_gives_the_same_numbers_in_either_format(keras):
     """Lesson 04, section 'The fix: convert the data, not the layer': a channels_first Conv2D on
-    the NCHW copy of a batch computes the NCHW copy of the channels_last result (same weights)."""
+    the NCHW copy of a batch computes the NCHW copy of the channels_last result (same weights);
+    the kernel is (kh, kw, in, out) in both formats."""
     batch = images((2, 28, 28, 3), seed=4)
     last = keras.layers.Conv2D(8, 3, data_format="channels_last")
     first = keras.layers.Conv2D(8, 3, data_format="channels_first")
     out_last = np.asarray(last(batch))
     first.build((None, 3, 28, 28))
+    assert tuple(first.kernel.shape) == tuple(last.kernel.shape) == (3, 3, 3, 8)
     first.set_weights(last.get_weights())
     out_first = np.asarray(first(formats.nhwc_to_nchw(batch)))
     assert out_first.shape == (2, 8, 26, 26)
@@ -286,3 +291,30 @@ def test_lesson04_predict_cell_channels_first_conv_on_nhwc_32x32_rgb_fails():
     assert "kernel shape=(5, 5, 32, 4)" in result.message
     fixed = probe((2, 3, 32, 32), filters=4, kernel_size=5, data_format="channels_first")
     assert fixed.output_shape == (2, 4, 28, 28)
+
+
+def test_lesson04_every_section_named_here_is_a_heading_of_the_lesson():
+    """Lesson 04: each section these tests name exists as a heading of the notebook."""
+    named = sections_named_in(sys.modules[__name__])
+    assert len(named) >= 8
+    assert named <= notebook_headings("04-data-format.ipynb"), named - notebook_headings("04-data-format.ipynb")
+
+
+def sections_named_in(module):
+    """The section headings this module's test docstrings name ("section '...'" or "section \"...\"")."""
+    names = set()
+    for name, function in vars(module).items():
+        if name.startswith("test_") and function.__doc__:
+            text = " ".join(function.__doc__.split())
+            names.update(re.findall(r"section '([^']+)'", text))
+            names.update(re.findall(r'section "([^"]+)"', text))
+    return names
+
+
+def notebook_headings(notebook):
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
+    return {
+        line.lstrip("#").strip()
+        for cell in cells if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines() if line.startswith("#")
+    }

@@ -8,6 +8,9 @@ section of the lesson to rewrite. The seed-article table is tested row by row.
 from __future__ import annotations
 
 import inspect
+import json
+import re
+import sys
 import warnings
 
 import numpy as np
@@ -16,6 +19,7 @@ import pytest
 from convclinic import hardware
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +99,7 @@ def test_lesson05_big_stride_gives_a_1x1_output_not_an_empty_one():
 
 
 def test_lesson05_seed_example3_build_with_batch_one_keras2_works_keras3_fails():
-    """Lesson 05, section 'The failure, live: the article's Example 3 under two Kerases':
+    """Lesson 05, section "The failure, live: the article's Example 3 under two Kerases":
     model.build((1, 28, 28, 1)) works in Keras 2 and raises ValueError 'has already been
     configured to use input shape (None, 28, 28, 1)' in Keras 3."""
     outcomes = claim("example3_build")
@@ -209,6 +213,16 @@ def test_lesson05_traceback_example_names_the_dense_layer(keras):
     assert "received input with shape (1, 7200)" in message
 
 
+def test_lesson05_call_failures_name_the_layer_class(keras):
+    """Lesson 05, section 'Reading a traceback': an error raised while a Conv2D computes starts with
+    'Exception encountered when calling Conv2D.call()' (before the cleaning the course applies)."""
+    from convclinic.runtime import strip_ansi
+
+    with pytest.raises(ValueError) as caught:
+        keras.layers.Conv2D(8, 3)(np.zeros((1, 28, 28, 1), "uint8"))
+    assert strip_ansi(str(caught.value)).startswith("Exception encountered when calling Conv2D.call()")
+
+
 # --- The lines on stderr -------------------------------------------------------------------
 
 
@@ -302,3 +316,30 @@ def test_lesson05_predict_kernel_larger_than_image_messages_differ():
     assert "due to downsampling" in keras2.message and "kernel" not in keras2.message
     assert "Computed output size would be zero or negative" in keras3.message
     assert "kernel shape=(30, 30, 1, 16)" in keras3.message
+
+
+def test_lesson05_every_section_named_here_is_a_heading_of_the_lesson():
+    """Lesson 05: each section these tests name exists as a heading of the notebook."""
+    named = sections_named_in(sys.modules[__name__])
+    assert len(named) >= 8
+    assert named <= notebook_headings("05-framework-version-hardware.ipynb"), named - notebook_headings("05-framework-version-hardware.ipynb")
+
+
+def sections_named_in(module):
+    """The section headings this module's test docstrings name ("section '...'" or "section \"...\"")."""
+    names = set()
+    for name, function in vars(module).items():
+        if name.startswith("test_") and function.__doc__:
+            text = " ".join(function.__doc__.split())
+            names.update(re.findall(r"section '([^']+)'", text))
+            names.update(re.findall(r'section "([^"]+)"', text))
+    return names
+
+
+def notebook_headings(notebook):
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
+    return {
+        line.lstrip("#").strip()
+        for cell in cells if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines() if line.startswith("#")
+    }
