@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,17 +27,6 @@ __all__ = [
     "keras_trace",
     "draw_same_padding",
 ]
-
-# Keras prints the whole input array in some messages ("Invalid input shape for input
-# [[[0. 0. ...]]] with name ..."): lessons show the shape instead.
-_ARRAY_DUMP = re.compile(r"for input \[.*?\] with name", re.DOTALL)
-# TensorFlow op errors start with "{{function_node __wrapped__...}}" and graph errors name the
-# whole node ("for '{{node ...}} = Conv2D[...](...)' with input shapes"): keep the useful part.
-_FUNCTION_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
-_GRAPH_NODE = re.compile(r" for '\{\{node .*?' with input shapes", re.DOTALL)
-# Weight-loading errors print the whole variable ("<Variable path=..., value=[[...]]>").
-_VARIABLE_VALUES = re.compile(r", value=\[.*?\]\]>", re.DOTALL)
-
 
 def grayscale_images(count=4, size=28):
     """``count`` grayscale crops of matplotlib's sample photo, shape ``(count, size, size)``, uint8.
@@ -84,13 +72,8 @@ class Attempt:
 
     @property
     def message(self):
-        """The cleaned Keras/TF message, with printed input arrays cut out."""
-        if self.error is None:
-            return None
-        text = _ARRAY_DUMP.sub("for input <the array> with name", clean_message(self.error))
-        text = _FUNCTION_NODE.sub("", text)
-        text = _GRAPH_NODE.sub(" with input shapes", text)
-        return _VARIABLE_VALUES.sub(">", text)
+        """The cleaned Keras/TF message (see :func:`convclinic.runtime.clean_message`)."""
+        return None if self.error is None else clean_message(self.error)
 
     def __repr__(self):
         if self.ok:

@@ -24,6 +24,11 @@ _NUMPY_DUMP = re.compile(r", numpy=\s*array\(.*?dtype=\w+\)>", re.DOTALL)
 _LEGACY_WRAPPER = re.compile(r"Exception encountered when calling layer ['\"][^'\"]+['\"] \(type \w+\)\.\s*")
 # Keras 3 repeats the whole input array in "Invalid input shape for input [[...]] with name"
 _ARRAY_DUMP = re.compile(r"for input \[.*?\] with name", re.DOTALL)
+# TF op errors start with "{{function_node __wrapped__...}}"; graph errors quote the whole node.
+_FUNCTION_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_GRAPH_NODE = re.compile(r" for '\{\{node .*?' with input shapes", re.DOTALL)
+# Weight-loading errors print the whole variable ("<Variable path=..., value=[[...]]>").
+_VARIABLE_VALUES = re.compile(r", value=\[.*?\]\]>", re.DOTALL)
 
 
 def strip_ansi(text):
@@ -45,6 +50,9 @@ def clean_message(error):
     text = _LEGACY_WRAPPER.sub("", text)
     text = _NUMPY_DUMP.sub(">", text)
     text = _ARRAY_DUMP.sub("for input <array> with name", text)
+    text = _FUNCTION_NODE.sub("", text)
+    text = _GRAPH_NODE.sub(" with input shapes", text)
+    text = _VARIABLE_VALUES.sub(">", text)
     return text.strip()
 
 
