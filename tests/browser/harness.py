@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import signal
@@ -171,11 +172,18 @@ def start_lab(timeout=90):
     commands (``notebook:run-all-cells``) the way the menu does.
     """
     workdir = _workdir("convclinic-lab-")
-    notification = workdir / "settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    settings = {
+        # no news/update pop-up over the page
+        ("apputils-extension", "notification"): {"fetchNews": "false", "checkForUpdates": False},
+        # NEVER write executed outputs back into the course's notebooks
+        ("docmanager-extension", "plugin"): {"autosave": False},
+        # render every cell (the default windowing skips off-screen ones: no text to check)
+        ("notebook-extension", "tracker"): {"windowingMode": "none"},
+    }
+    for (extension, plugin), values in settings.items():
+        folder = workdir / "settings" / "@jupyterlab" / extension
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
     port, token = free_port(), secrets.token_hex(16)
     command = [
         str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -224,21 +232,15 @@ def screenshot(page, name):
 
 
 def explorer_root(page, index=0):
-    """The DOM box of the ``index``-th ConvExplorer: the nearest widget box around its readout.
-
-    The explorer's outer container is the closest ancestor of the readout that
-    also holds the rule and controls.
-    """
-    readout = page.locator(READOUT).nth(index)
-    return readout.locator(
-        "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' widget-box ')"
-        f" and .//*[contains(@class, '{RULE[1:]}')]][1]"
-    )
+    """The DOM box of the ``index``-th ConvExplorer (its VBox carries ``convclinic-explorer``)."""
+    return page.locator(".convclinic-explorer").nth(index)
 
 
 def control(root, description):
-    """The ipywidgets control whose visible label is ``description`` (e.g. 'kernel_size')."""
-    label = root.locator(".widget-label", has_text=description).first
+    """The ipywidgets control whose visible label is exactly ``description`` (e.g. 'kernel size')."""
+    label = root.locator(".widget-label").filter(
+        has_text=re.compile(rf"^\s*{re.escape(description)}\s*$")
+    ).first
     return label.locator(
         "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' widget-inline-hbox ')][1]"
     )
@@ -271,3 +273,164 @@ def widget_errors(page):
     """The widget-manager error texts visible in the page, if any."""
     text = page.locator("body").inner_text()
     return [message for message in WIDGET_ERROR_TEXTS if message in text]
+
+
+def normalize(text):
+    return " ".join(str(text).split())
+
+
+def wait_readout(root, matches, timeout=30.0):
+    """Poll the readout until ``matches(text)`` is true; return the last text seen."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = readout_text(root)
+        if matches(normalize(text)):
+            return text
+        time.sleep(0.05)
+    return text
+
+
+# ---------------------------------------------------------------- JupyterLab
+
+
+def open_notebook(page, server, relative_path, timeout=60_000):
+    """Open a notebook in JupyterLab and wait until its kernel is connected and idle."""
+    page.goto(server.url(f"lab/tree/{relative_path}"))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached", timeout=timeout)
+    page.wait_for_function(
+        """path => {
+            const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const kernel = widget && widget.context && widget.context.path === path
+                && widget.sessionContext.session && widget.sessionContext.session.kernel;
+            return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }""",
+        arg=relative_path, timeout=timeout,
+    )
+
+
+def run_all_cells(page, timeout=240_000):
+    """Run > Run All Cells through the menu bar, then wait until every code cell has run."""
+    page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel").filter(has_text=re.compile(r"^Run All Cells$")).click()
+    page.wait_for_function(
+        """() => {
+            const widget = window.jupyterapp.shell.currentWidget;
+            const cells = widget.content.widgets.filter(cell => cell.model.type === 'code');
+            const kernel = widget.sessionContext.session.kernel;
+            return cells.length > 0 && kernel.status === 'idle'
+                && cells.every(cell => cell.model.executionCount !== null
+                                       && !cell.promptNode.textContent.includes('*'));
+        }""",
+        timeout=timeout, polling=250,
+    )
+
+
+def failed_cells(page):
+    """Indexes of code cells whose outputs hold an error but are not tagged raises-exception."""
+    return page.evaluate(
+        """() => window.jupyterapp.shell.currentWidget.content.widgets
+            .map((cell, index) => [cell, index])
+            .filter(([cell]) => cell.model.type === 'code')
+            .filter(([cell]) => !(cell.model.getMetadata('tags') || []).includes('raises-exception'))
+            .filter(([cell]) => cell.model.outputs.toJSON().some(o => o.output_type === 'error'))
+            .map(([, index]) => index)"""
+    )
+
+
+def close_notebook(page, server):
+    """Close the page without saving (no beforeunload dialog) and shut the kernels down."""
+    with contextlib.suppress(Exception):
+        page.close(run_before_unload=False)
+    server.shutdown_kernels()
+
+
+def notebooks_with_outputs(since):
+    """Notebooks under notebooks/ changed after ``since`` (epoch s) that now hold outputs.
+
+    The browser tests run lessons in JupyterLab with autosave off and never save:
+    a notebook with outputs here would mean the tests wrote into the course.
+    """
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if path.stat().st_mtime <= since:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            cells = json.loads(path.read_text()).get("cells", [])
+            if any(cell.get("outputs") for cell in cells):
+                found.append(path.name)
+    return found
+
+
+_PANEL = """(path) => window.jupyterapp.shell.widgets('main').find(
+    widget => widget.context && widget.context.path === path)"""
+
+
+def open_in_tabs(page, server, paths, timeout=90_000):
+    """Open several notebooks as tabs of ONE JupyterLab page; wait until every kernel is idle."""
+    page.goto(server.url("lab"))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout)
+    page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=timeout)
+    for path in paths:
+        page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    page.wait_for_function(
+        f"""paths => paths.every(path => {{
+            const widget = ({_PANEL})(path);
+            const kernel = widget && widget.sessionContext && widget.sessionContext.session
+                && widget.sessionContext.session.kernel;
+            return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }})""",
+        arg=list(paths), timeout=timeout, polling=250,
+    )
+
+
+def run_all_in_tab(page, path):
+    """Activate ``path``'s tab and choose Run > Run All Cells (the kernel runs on in the background)."""
+    page.evaluate(f"path => window.jupyterapp.shell.activateById(({_PANEL})(path).id)", path)
+    page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel").filter(has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def wait_all_run(page, paths, timeout=300_000):
+    """Wait until every code cell of every notebook in ``paths`` has an execution count."""
+    page.wait_for_function(
+        f"""paths => paths.every(path => {{
+            const widget = ({_PANEL})(path);
+            const cells = widget.content.widgets.filter(cell => cell.model.type === 'code');
+            return cells.length > 0 && widget.sessionContext.session.kernel.status === 'idle'
+                && cells.every(cell => cell.model.executionCount !== null
+                                       && !cell.promptNode.textContent.includes('*'));
+        }})""",
+        arg=list(paths), timeout=timeout, polling=500,
+    )
+
+
+def tab_report(page, path):
+    """What the notebook tab of ``path`` shows: failing untagged cells, widget errors, readouts."""
+    return page.evaluate(
+        f"""([path, errorTexts]) => {{
+            const widget = ({_PANEL})(path);
+            const cells = widget.content.widgets;
+            const text = widget.node.textContent;
+            return {{
+                failed_cells: cells.map((cell, index) => [cell, index])
+                    .filter(([cell]) => cell.model.type === 'code')
+                    .filter(([cell]) => !(cell.model.getMetadata('tags') || [])
+                                        .includes('raises-exception'))
+                    .filter(([cell]) => cell.model.outputs.toJSON()
+                                        .some(output => output.output_type === 'error'))
+                    .map(([, index]) => index),
+                widget_errors: errorTexts.filter(message => text.includes(message)),
+                widget_outputs: widget.node.querySelectorAll(
+                    '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
+                ).length,
+                rendered_widgets: widget.node.querySelectorAll(
+                    '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
+                    + ' .lm-Widget, .jp-OutputArea-output .widget-box'
+                ).length,
+                readouts: Array.from(widget.node.querySelectorAll('{READOUT}'))
+                    .map(node => node.textContent.trim()),
+            }};
+        }}""",
+        [path, list(WIDGET_ERROR_TEXTS)],
+    )
