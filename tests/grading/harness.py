@@ -106,10 +106,11 @@ def wrong_cases(assignment):
 
 
 def answers_of(notebook):
+    """Sources of every solution cell (code answers and the manual markdown answer)."""
     return {
         nbgrader_meta(cell)["grade_id"]: cell.source
         for cell in notebook.cells
-        if nbgrader_meta(cell).get("grade_id") in set(answer_ids(notebook))
+        if nbgrader_meta(cell).get("solution")
     }
 
 
@@ -170,6 +171,11 @@ def _grade_batch(course, names, timings):
         checked = nbgrader(["validate", "--invert", str(release_copy)], course, check=False,
                            timeout=600)
         validations[assignment] = checked.stdout + checked.stderr
+        noisy = course / "submitted" / "submitted-stderr-noise" / assignment / f"{assignment}.ipynb"
+        if noisy.exists():
+            # Plain validate has no IgnorePattern backstop: the test cells' own silencing must hold.
+            checked = nbgrader(["validate", str(noisy)], course, check=False, timeout=600)
+            validations[assignment + "/stderr-noise"] = checked.stdout + checked.stderr
         if "error" in completed.stderr.lower() and "Traceback" in completed.stderr:
             timings[assignment]["log_tail"] = completed.stderr[-2000:]
     return validations
