@@ -218,11 +218,7 @@ def keras_message(error):
     (``tf_keras``) adds: "Exception encountered when calling layer ..." and
     its "Call arguments received by layer" block.
     """
-    text = clean_message(error)
-    text = text.split("\n\nCall arguments received by", 1)[0]
-    if text.startswith("Exception encountered when calling layer"):
-        text = text.split("\n\n", 1)[-1]
-    return text.strip()
+    return clean_message(error)
 
 
 def outcome_of(function, *args, **kwargs):

@@ -95,16 +95,14 @@ def _stderr_silenced():
 def quiet_environment():
     """Set the variables that keep TensorFlow's C++ logging off stderr.
 
-    Only defaults are set: a user who exported another level keeps it.
+    Only defaults are set: a user who exported another value keeps it.
     TF_ENABLE_ONEDNN_OPTS is NOT touched, because it changes behaviour
     (lesson 04: channels_first on CPU needs oneDNN).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_HOME", os.environ.get("KERAS_HOME", _keras_home()))
-
-
-def _keras_home():
-    return os.path.join(os.path.expanduser("~"), ".keras")
+    # import_tensorflow() runs a first op, after which set_memory_growth() is too late on a
+    # GPU: ask for growth up front (lesson 05, "cuDNN failed to initialize").
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
 def import_tensorflow():
