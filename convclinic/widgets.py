@@ -26,7 +26,7 @@ import ipywidgets as widgets
 from convclinic import shapes
 from convclinic.runtime import clean_message
 
-__all__ = ["ConvExplorer", "readout_text", "rule_text", "CONTROL_NAMES"]
+__all__ = ["ConvExplorer", "readout_text", "rule_text", "input_shape_for", "CONTROL_NAMES"]
 
 #: Every control ConvExplorer can show, in display order.
 CONTROL_NAMES = (
@@ -184,10 +184,14 @@ class ConvExplorer:
     >>> explorer.readout.value                                        # doctest: +SKIP
     'ValueError (at build): Computed output size would be zero or negative. ...'
 
-    Attributes: ``controls`` (name -> the ipywidgets control shown), ``readout``
-    and ``rule`` (``ipywidgets.HTML`` whose value is the text), ``result`` (the
-    latest :class:`convclinic.probe.ProbeResult`), ``input_shape``, ``view``
-    (the whole ``VBox``; the explorer also displays itself).
+    Attributes: ``controls`` (name -> the ipywidgets control shown; ``set`` reaches
+    hidden ones too), ``readout`` and ``rule`` (``ipywidgets.HTML`` whose value is
+    the text, with only ``&`` and ``<`` escaped so the browser shows it verbatim;
+    ``readout_text`` is the unescaped readout), ``result`` (the latest
+    :class:`convclinic.probe.ProbeResult`), ``input_shape``, ``settings`` (the
+    Conv2D arguments), ``image``/``caption``/``figure`` (the plot, or ``None``
+    with ``plot=False``), ``view`` (the whole ``VBox``; the explorer also
+    displays itself).
     """
 
     def __init__(self, height=28, width=28, channels=1, batch=1, filters=8, kernel_size=3,
@@ -372,6 +376,14 @@ class ConvExplorer:
             else:
                 self.figure.update_output_shape(result)
             self.caption.value = _html_text(self.figure.caption())
+
+    def close(self):
+        """Close every widget of the view (frees the kernel-side comms)."""
+        for control in self._all_controls.values():
+            control.close()
+        for child in self.view.children:
+            child.close()
+        self.view.close()
 
     # -- display -----------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):

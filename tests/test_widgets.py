@@ -325,3 +325,13 @@ def test_kernel_larger_than_input_is_drawn_sticking_out():
     assert explorer.figure.footprint.get_linestyle() == "--"
     assert explorer.figure.footprint.get_width() == 11  # k_eff = 5 * (3 - 1) + 1
     assert "does not fit in the 7\u00d79" in html.unescape(explorer.caption.value)
+
+
+def test_readout_escapes_only_what_html_needs():
+    """A Keras message with '<' (uint8 input) shows verbatim: value is escaped, readout_text raw."""
+    explorer = ConvExplorer(dtype="uint8", plot=False)
+    assert "<tf.Variable" in explorer.readout_text
+    assert "&lt;tf.Variable" in explorer.readout.value
+    assert html.unescape(explorer.readout.value) == explorer.readout_text
+    explorer.close()
+    assert explorer.view.comm is None
