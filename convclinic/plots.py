@@ -189,13 +189,13 @@ class ConvFigure:
     """
 
     #: most screen pixels a grid cell is painted with (fewer for large inputs)
-    MAX_CELL_PIXELS = 16
+    MAX_CELL_PIXELS = 28
 
     def __init__(self, show_output=True, figsize=None, annotate=True):
         self.show_output = show_output
         self.annotate = annotate
         if figsize is None:
-            figsize = (8.0, 3.6) if show_output else (4.4, 3.9)
+            figsize = (9.5, 4.6) if show_output else (5.0, 5.0)
             if not annotate:
                 figsize = (figsize[0], figsize[1] - 0.9)
         self.figure = Figure(figsize=figsize, dpi=72, layout=None)
@@ -212,6 +212,19 @@ class ConvFigure:
         self.input_text = ""
         self.output_text = ""
         self._build_artists()
+        self._snap_axes()
+
+    def _snap_axes(self):
+        """Put the axes on whole pixels, so a cell of n pixels is drawn as exactly n pixels."""
+        width, height = self.figure.bbox.width, self.figure.bbox.height
+        for ax in (self.ax_input, self.ax_output):
+            if ax is None:
+                continue
+            box = ax.get_position()
+            x0, y0 = round(box.x0 * width), round(box.y0 * height)
+            x1, y1 = round(box.x1 * width), round(box.y1 * height)
+            ax.set_position([x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height])
+        self.ax_input.set_aspect("auto")  # _fit_view keeps the cells square itself
 
     # -- construction ------------------------------------------------------------------
     def _build_artists(self):
@@ -282,9 +295,27 @@ class ConvFigure:
             self._update_output(geometry, result)
         return self
 
-    def _cell_pixels(self, cells):
-        ax_width_px = self.ax_input.get_position().width * self.figure.bbox.width
-        return int(max(1, min(self.MAX_CELL_PIXELS, ax_width_px // max(cells, 1))))
+    def _axes_pixels(self, ax):
+        """Width and height of an axes in figure pixels."""
+        box = ax.get_position()
+        return box.width * self.figure.bbox.width, box.height * self.figure.bbox.height
+
+    def _fit_view(self, ax, x0, x1, y_top, y_bottom):
+        """Set limits so that one grid cell is a whole number of pixels; return that number.
+
+        The painted image is then drawn 1:1 (no uneven nearest-neighbour
+        scaling that would make the dots and glyphs wobble), centred in the axes.
+        """
+        width_px, height_px = self._axes_pixels(ax)
+        cols, rows = x1 - x0, y_bottom - y_top
+        cell = int(max(1, min(self.MAX_CELL_PIXELS, width_px // cols, height_px // rows)))
+        margin_x = ((width_px - cols * cell) // 2) / cell
+        margin_y = ((height_px - rows * cell) // 2) / cell
+        left = x0 - margin_x
+        top = y_top - margin_y
+        ax.set_xlim(left, left + width_px / cell)
+        ax.set_ylim(top + height_px / cell, top)
+        return cell
 
     def _update_input(self, g):
         ax = self.ax_input
@@ -293,32 +324,31 @@ class ConvFigure:
         n_rows, n_cols = g["out"]
         rows = np.arange(-top, height + bottom)
         cols = np.arange(-left, width + right)
-        image = _paint_grid(
-            g, rows, cols, self._cell_pixels(max(len(rows), len(cols)))
-        )
         extent = (-left - 0.5, width + right - 0.5, height + bottom - 0.5, -top - 0.5)
-        self.input_image.set_data(image)
-        self.input_image.set_extent(extent)
-        ax.set_xlim(extent[0], extent[1])
-        ax.set_ylim(extent[2], extent[3])
-        self.input_outline.set_bounds(-0.5, -0.5, width, height)
         tap_rows, tap_cols = _taps(g, 0, 0)
-        self.kernel_too_big = False
-        if n_rows > 0 and n_cols > 0 and len(tap_rows) and len(tap_cols):
-            self.footprint.set_bounds(tap_cols[0] - 0.5, tap_rows[0] - 0.5,
-                                      g["k_eff"][1], g["k_eff"][0])
+        k_rows, k_cols = g["k_eff"]
+        fits = n_rows > 0 and n_cols > 0 and len(tap_rows) and len(tap_cols)
+        # rule 2 fails: draw the kernel where it would start, sticking out of the input
+        self.kernel_too_big = bool(
+            not fits and min(k_rows, k_cols) > 0
+            and (k_rows > height + top + bottom or k_cols > width + left + right)
+        )
+        view_right, view_bottom = extent[1], extent[2]
+        if self.kernel_too_big:
+            view_right = max(extent[1], -left - 0.5 + k_cols) + 0.5
+            view_bottom = max(extent[2], -top - 0.5 + k_rows) + 0.5
+        cell = self._fit_view(ax, extent[0], view_right, extent[3], view_bottom)
+        self.input_image.set_data(_paint_grid(g, rows, cols, cell))
+        self.input_image.set_extent(extent)
+        self.input_outline.set_bounds(-0.5, -0.5, width, height)
+        if fits:
+            self.footprint.set_bounds(tap_cols[0] - 0.5, tap_rows[0] - 0.5, k_cols, k_rows)
             self.footprint.set_linestyle("-")
             self.footprint.set_visible(True)
-        elif min(g["k_eff"]) > 0 and (g["k_eff"][0] > height + top + bottom
-                                      or g["k_eff"][1] > width + left + right):
-            # rule 2 fails: draw the kernel where it would start, sticking out of the input
-            self.kernel_too_big = True
-            k_rows, k_cols = g["k_eff"]
+        elif self.kernel_too_big:
             self.footprint.set_bounds(-left - 0.5, -top - 0.5, k_cols, k_rows)
             self.footprint.set_linestyle("--")
             self.footprint.set_visible(True)
-            ax.set_xlim(extent[0], max(extent[1], -left - 0.5 + k_cols) + 0.5)
-            ax.set_ylim(max(extent[2], -top - 0.5 + k_rows) + 0.5, extent[3])
         else:
             self.footprint.set_visible(False)
         self._label_padding(g)

@@ -53,8 +53,10 @@ _CHOICES = {
 }
 
 _STYLE = """<style>
-.convclinic-readout, .convclinic-rule, .convclinic-caption {
-  white-space: pre-wrap; font-family: monospace; line-height: 1.35;
+.convclinic-readout, .convclinic-rule, .convclinic-caption,
+.convclinic-readout .widget-html-content, .convclinic-rule .widget-html-content,
+.convclinic-caption .widget-html-content {
+  white-space: pre-wrap; font-family: monospace; line-height: 1.35; height: auto;
 }
 .convclinic-readout { font-size: 1.05em; font-weight: bold; padding: 4px 8px;
   border-left: 6px solid #0072B2; }
@@ -235,7 +237,11 @@ class ConvExplorer:
             from convclinic.plots import ConvFigure
 
             self.figure = ConvFigure(annotate=False)
-            self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+            width_px = int(self.figure.figure.bbox.width)
+            # shown at its own pixel size (no blurry browser scaling), narrower on small screens
+            self.image = widgets.Image(
+                format="png", layout=widgets.Layout(width=f"{width_px}px", max_width="100%")
+            )
             self.image.add_class("convclinic-plot")
             self.caption = widgets.HTML(value="")
             self.caption.add_class("convclinic-caption")
