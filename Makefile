@@ -42,8 +42,10 @@ system-deps: ## install Debian packages the tests need (chromium, bubblewrap) wh
 	  fi; \
 	fi
 
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP) ## start JupyterLab on the course (http://127.0.0.1:$(PORT))
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/00-convolution-shapes.ipynb
+	JUPYTER_CONFIG_PATH=$(CURDIR)/grader $(BIN)/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/00-convolution-shapes.ipynb
 
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks
 	$(BIN)/ruff check convclinic tests benchmarks notebooks solutions
@@ -65,7 +67,7 @@ handouts: $(STAMP) ## executed HTML handouts of every lesson into build/handouts
 	$(BIN)/python -m convclinic.handouts build/handouts
 
 playground: $(STAMP) ## serve the Conv2D playground as a Voila app on 127.0.0.1
-	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) notebooks/playground.ipynb
+	$(BIN)/voila --no-browser $(ROOT_FLAG) --Voila.ip=127.0.0.1 --port=$(PORT) notebooks/playground.ipynb
 
 clean: ## remove caches and build outputs (keeps .venv)
 	rm -rf build artifacts .pytest_cache .ruff_cache .hypothesis

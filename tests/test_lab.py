@@ -28,8 +28,10 @@ def test_make_lab_serves_the_course(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), BROWSER="true")
     args = f"--no-browser --IdentityProvider.token={token}"
+    log_path = tmp_path / "lab.log"
+    log_file = log_path.open("w")
     server = subprocess.Popen(["make", "--no-print-directory", "lab", f"PORT={port}", f"LAB_ARGS={args}"],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                               text=True, start_new_session=True)
     try:
         status = None
@@ -44,9 +46,10 @@ def test_make_lab_serves_the_course(tmp_path):
             except OSError:
                 time.sleep(0.5)
         if status is None:
-            output = server.stdout.read() if server.poll() is not None else ""
-            pytest.fail(f"JupyterLab did not answer on 127.0.0.1:{port}\n{output[-2000:]}")
+            pytest.fail(f"JupyterLab did not answer on 127.0.0.1:{port}\n{log_path.read_text()[-2000:]}")
         assert "started" in status
+        log = log_path.read_text()
+        assert "nbgrader" in log and "No nbgrader_config.py" not in log, "make lab must find grader/"
         with urllib.request.urlopen(
             urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/notebooks",
                                    headers={"Authorization": f"token {token}"}), timeout=10) as response:
@@ -60,6 +63,7 @@ def test_make_lab_serves_the_course(tmp_path):
             socket.create_connection((addresses.pop(), port), timeout=2)
     finally:
         stop(server)
+        log_file.close()
 
 
 def stop(process):
