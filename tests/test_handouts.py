@@ -1,8 +1,9 @@
 """The workshop handouts (`make handouts`): one self-contained HTML file per lesson, plus a PDF.
 
-The handouts are built once for this module (every lesson executed through
-nbclient, as ``convclinic.handouts`` does). Set ``CONVCLINIC_HANDOUTS=build/handouts``
-to check a folder that ``make handouts`` has just built instead.
+The handouts are built once per test session by running ``python -m convclinic.handouts``
+(what ``make handouts`` runs). Set ``CONVCLINIC_HANDOUTS=build/handouts`` to check a
+folder that ``make handouts`` has just built instead. Rendering in Chromium, offline, is
+checked in ``tests/browser/test_handouts_offline.py``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
-import os
-import pathlib
 import re
 from html.parser import HTMLParser
 
@@ -20,6 +18,7 @@ import nbformat
 import pytest
 
 from convclinic import handouts
+from tests.browser import harness
 from tests.conftest import require_command
 
 LESSONS = handouts.lessons()
@@ -28,17 +27,10 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The handout folder and its manifest (built now unless CONVCLINIC_HANDOUTS names one)."""
+    """The handout folder and its manifest (built once per session, like `make handouts`)."""
     if not LESSONS:
         pytest.fail("no lessons in notebooks/: nothing to build handouts from")
-    given = os.environ.get("CONVCLINIC_HANDOUTS")
-    if given:
-        out_dir = pathlib.Path(given)
-        manifest = json.loads((out_dir / "manifest.json").read_text())
-    else:
-        out_dir = tmp_path_factory.mktemp("handouts")
-        manifest = handouts.build(out_dir, pdf=handouts.chromium() is not None, log=lambda *_: None)
-    return out_dir, manifest
+    return harness.handouts_built(tmp_path_factory.getbasetemp())
 
 
 def _page(out_dir, lesson):
@@ -181,52 +173,3 @@ def test_series_pdf_has_every_lesson(built):
     assert data.startswith(b"%PDF-")
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
     assert pages >= len(LESSONS)
-
-
-@pytest.mark.browser
-def test_handouts_render_widgets_offline_in_chromium(built):
-    """Opened from disk with every network request blocked, each widget view renders."""
-    chromium = require_command("chromium", "renders the handouts in a real browser")
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import harness
-
-    out_dir, manifest = built
-    with sync_playwright() as playwright:
-        browser = harness.launch_chromium(playwright, chromium)
-        try:
-            context = browser.new_context()
-            online = []
-
-            def block(route):
-                online.append(route.request.url)
-                route.abort()
-
-            context.route(re.compile(r"^https?://"), block)
-            page = context.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            for item in manifest["lessons"]:
-                page.goto((out_dir / item["html"]).resolve().as_uri(), wait_until="load")
-                if item["widget_views"]:
-                    page.wait_for_function(
-                        "n => document.querySelectorAll('.widget-subarea:not(:empty)').length >= n",
-                        arg=item["widget_views"], timeout=30_000,
-                    )
-                    assert page.locator(".convclinic-readout").first.is_visible()
-                    assert not page.locator(".convclinic-widget-snapshot").first.is_visible()
-                assert harness.widget_errors(page) == [], item["html"]
-                harness.screenshot(page, f"handout-{pathlib.Path(item['html']).stem}")
-            assert errors == []
-            assert online == [], f"the handouts tried to reach the network: {online}"
-
-            # Without JavaScript the static snapshot (readout text and plot) is what shows.
-            static = browser.new_context(java_script_enabled=False).new_page()
-            with_views = [item for item in manifest["lessons"] if item["widget_views"]]
-            if with_views:
-                static.goto((out_dir / with_views[0]["html"]).resolve().as_uri())
-                snapshot = static.locator(".convclinic-widget-snapshot").first
-                assert snapshot.is_visible()
-                assert re.search(r"Output shape: \(|Error \(at ", snapshot.inner_text())
-        finally:
-            browser.close()

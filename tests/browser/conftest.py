@@ -21,8 +21,11 @@ def chromium_executable():
     return require_command("chromium", "the browser tests drive Debian's Chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_executable):
+    """Chromium for one test module. Module scope on purpose: Playwright's sync API keeps an
+    event loop in this thread while it is open, which breaks in-process asyncio users (nbclient,
+    another sync_playwright) in later test modules."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

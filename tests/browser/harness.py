@@ -228,6 +228,38 @@ def screenshot(page, name):
     return path
 
 
+# ---------------------------------------------------------------- handouts
+
+_HANDOUTS = {}
+
+
+def handouts_built(base_dir):
+    """The handouts folder and its manifest, built ONCE per test session.
+
+    Built the way ``make handouts`` does, in a subprocess (``python -m convclinic.handouts``),
+    so a browser open in this process cannot interfere. ``CONVCLINIC_HANDOUTS=build/handouts``
+    checks an existing build instead.
+    """
+    if "dir" not in _HANDOUTS:
+        given = os.environ.get("CONVCLINIC_HANDOUTS")
+        if given:
+            out_dir = pathlib.Path(given)
+        else:
+            out_dir = pathlib.Path(base_dir) / "handouts"
+            command = [sys.executable, "-m", "convclinic.handouts", str(out_dir)]
+            if chromium_path() is None:
+                command.append("--no-pdf")
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                  timeout=1500, check=False)
+            if done.returncode:
+                raise RuntimeError(
+                    f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}"
+                )
+        _HANDOUTS["dir"] = out_dir
+    out_dir = _HANDOUTS["dir"]
+    return out_dir, json.loads((out_dir / "manifest.json").read_text())
+
+
 # ---------------------------------------------------------------- widgets in the page
 
 
@@ -339,9 +371,8 @@ def failed_cells(page):
 
 
 def close_notebook(page, server):
-    """Close the page without saving (no beforeunload dialog) and shut the kernels down."""
-    with contextlib.suppress(Exception):
-        page.close(run_before_unload=False)
+    """Shut the kernels down; nothing is saved (the page is closed with its context later,
+    without running beforeunload, after its screenshot)."""
     server.shutdown_kernels()
 
 
@@ -384,9 +415,13 @@ def open_in_tabs(page, server, paths, timeout=90_000):
     )
 
 
+def activate_tab(page, path):
+    page.evaluate(f"path => window.jupyterapp.shell.activateById(({_PANEL})(path).id)", path)
+
+
 def run_all_in_tab(page, path):
     """Activate ``path``'s tab and choose Run > Run All Cells (the kernel runs on in the background)."""
-    page.evaluate(f"path => window.jupyterapp.shell.activateById(({_PANEL})(path).id)", path)
+    activate_tab(page, path)
     page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel").filter(has_text=re.compile(r"^Run All Cells$")).click()
 

@@ -8,6 +8,7 @@ settings where Keras raises (the page must show the real error text).
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import pytest
@@ -67,6 +68,8 @@ def test_lessons_run_in_jupyterlab_without_widget_errors(lab, new_page):
     problems = {}
     for lesson in lessons:
         report = harness.tab_report(page, lesson)
+        harness.activate_tab(page, lesson)
+        harness.screenshot(page, f"lab-{pathlib.PurePosixPath(lesson).stem}")
         wrong = {key: report[key] for key in ("failed_cells", "widget_errors") if report[key]}
         bad_readouts = [
             text for text in report["readouts"]
