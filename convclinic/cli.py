@@ -84,7 +84,13 @@ def main(argv=None):
     if args.command == "release":
         from convclinic.release import release  # the exercises' own module: imported lazily
 
-        release(assignment=args.assignment, dest=args.dest)
+        try:
+            written = release(assignment=args.assignment, dest=args.dest)
+        except (ValueError, RuntimeError) as error:
+            print(f"convclinic release: error: {error}", file=sys.stderr)
+            return 1
+        for path in written or []:
+            print(f"released {path}")
         return 0
     from convclinic.grading.pipeline import GraderError, Options, grade
 

@@ -26,10 +26,14 @@ from nbgrader import utils
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     GetGrades,
     IgnorePattern,
     LimitOutput,
     NbGraderPreprocessor,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 from traitlets import List, Unicode
@@ -72,6 +76,20 @@ class StderrAsOutput(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.output_type == "stream" and output.name == "stderr":
                     output.name = "stdout"
+        return cell, resources
+
+
+class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
+    """Remove the empty ``nbgrader`` metadata ``DeduplicateIds`` leaves on a duplicated cell.
+
+    nbgrader 0.9.6 bug: with ``OverwriteCells.add_missing_cells`` on, such a cell makes
+    ``add_missing_task_cells`` fail with ``KeyError: 'grade_id'`` and the whole
+    submission is not graded. Without its nbgrader metadata the copy is ordinary code.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if "nbgrader" in cell.metadata and not cell.metadata.nbgrader.get("grade_id"):
+            del cell.metadata["nbgrader"]
         return cell, resources
 
 
@@ -161,6 +179,10 @@ def grading_config(course_root, course_config_path=None, timeout=None, memory_mb
         overrides.SandboxKernelManager.sandbox_root = sandbox_root
     if memory_mb:
         overrides.SandboxKernelManager.memory_mb = int(memory_mb)
+    overrides.Autograde.sanitize_preprocessors = [
+        ClearOutput, DeduplicateIds, DropEmptyNbgraderMetadata, OverwriteKernelspec, OverwriteCells,
+        CheckCellMetadata,
+    ]
     overrides.Autograde.autograde_preprocessors = [
         SandboxedExecute, IgnorePattern, StderrAsOutput, ClearMetadataPreprocessor, LimitOutput,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,

@@ -171,7 +171,7 @@ def status_of(entry):
     if entry.get("state") == "not graded":
         return "not graded: " + "; ".join(notes or ["no gradable notebook"])
     if entry.get("state") == "grader error":
-        return "not graded: the grader failed on this submission (see report.md); " + "; ".join(notes)
+        return "not graded: " + "; ".join(notes + ["the grader failed on this submission (see report.md)"])
     manual = [p for p in entry.get("parts", []) if p.get("manual") and p.get("needs_manual_grade")]
     if manual:
         points = sum(p["max_score"] for p in manual)
@@ -236,7 +236,8 @@ def report(rows, layout_notes):
         for note in list(row.get("notes", [])) + list(row.get("problems", [])):
             lines.append(f"- {note}")
         if row.get("nbgrader_error"):
-            lines += ["- nbgrader's error:", "", "```", row["nbgrader_error"].strip()[-2000:], "```"]
+            lines += ["- nbgrader's log:", "", "```",
+                      (row.get("nbgrader_log") or row["nbgrader_error"]).strip()[-2500:], "```"]
         lines.append("")
     lines += ["## Scores by part", ""]
     for row in rows:
@@ -320,17 +321,19 @@ def grade(options):
     journal = Journal(state)
     staging = os.path.join(state, "staged")
     results = os.path.join(state, "results")
-    entries, jobs = {}, []
+    entries, jobs, reused, unusable = {}, [], 0, 0
     for student, assignment, path in found:
         master = masters[assignment]
         submission = intake.stage(student, assignment, path, os.path.join(staging, assignment, student),
-                                  master["notebooks"], os.path.join(master_course, "release", assignment))
+                                  master["notebooks"], os.path.join(master_course, "release", assignment),
+                                  os.path.join(master_course, "source", assignment))
         submission.notes = extra_notes.get((student, assignment), []) + submission.notes
         fingerprint = _fingerprint(submission.staged, master["digest"], options)
         key = (student, assignment)
         done = journal.get(assignment, student)
         if done and done.get("fingerprint") == fingerprint and not options.regrade:
             entries[key] = done
+            reused += 1
             continue
         if not submission.notebooks:
             entry = {"student_id": student, "assignment": assignment, "fingerprint": fingerprint,
@@ -338,6 +341,7 @@ def grade(options):
                      "notes": submission.notes, "problems": [], "parts": [], "feedback": []}
             journal.put(entry)
             entries[key] = entry
+            unusable += 1
             continue
         jobs.append({"student_id": student, "assignment": assignment, "staged": submission.staged,
                      "fingerprint": fingerprint, "notes": submission.notes,
@@ -345,9 +349,9 @@ def grade(options):
                      "result_dir": os.path.join(results, assignment, student)})
     # a student graded before whose submission is gone stays out of this batch's rows
     write_outputs(out, list(entries.values()), layout_notes)
-    skipped = len(entries)
     workers = max(1, min(options.workers or os.cpu_count() or 1, len(jobs) or 1))
-    _say(options, f"{len(found)} submission(s): {skipped} already done, {len(jobs)} to grade "
+    _say(options, f"{len(found)} submission(s): {reused} already done (journal), {unusable} without a "
+                  f"gradable notebook, {len(jobs)} to grade "
                   f"with {workers} worker(s).")
     if jobs:
         settings = {
@@ -371,7 +375,7 @@ def _finish(job, result_dir, journal, entries, out, layout_notes):
         result = json.load(handle)
     entry = dict(result)
     entry["notes"] = job["notes"]
-    entry["state"] = "graded" if result.get("autograde_ok") or result.get("parts") else "grader error"
+    entry["state"] = "graded" if result.get("autograde_ok") else "grader error"
     _publish(out, result_dir, entry)
     journal.put(entry)
     entries[(job["student_id"], job["assignment"])] = entry

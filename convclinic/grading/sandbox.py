@@ -26,6 +26,7 @@ Here each kernel is started through bubblewrap (Debian package ``bubblewrap``):
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -162,24 +163,31 @@ class SandboxKernelManager(AsyncKernelManager):
     memory_mb = Integer(DEFAULT_MEMORY_MB, help="Address-space limit of a kernel, MiB").tag(config=True)
 
     _private = None
+    _runtime = None
 
     async def _async_pre_start_kernel(self, **kw):
         root = self.sandbox_root or tempfile.gettempdir()
         os.makedirs(root, exist_ok=True)
         self._private = tempfile.mkdtemp(prefix="kernel-", dir=root)
-        runtime = os.path.join(self._private, "run")
         workdir = os.path.join(self._private, "work")
-        os.makedirs(runtime)
         os.makedirs(workdir)
+        # Unix socket paths are limited to 107 bytes: the sockets and the connection file
+        # go to a short private folder under the system temp folder.
+        self._runtime = tempfile.mkdtemp(prefix="cc-")
+        runtime = self._runtime
         if kw.get("cwd"):
             _copy_student_files(kw["cwd"], workdir)
         self.transport = "ipc"
+        self.cache_ports = False
+        self.ip = os.path.join(runtime, "k")
+        self.connection_file = os.path.join(runtime, "connection.json")
         # SIGINT to the process jupyter_client started would hit bwrap, not the kernel:
         # interrupt through the control channel instead (a timed-out cell is interrupted).
         self.kernel_spec.interrupt_mode = "message"
-        self.ip = os.path.join(runtime, "kernel")
-        self.connection_file = os.path.join(runtime, "connection.json")
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        with open(self.connection_file) as handle:
+            if json.load(handle).get("transport") != "ipc":
+                raise SandboxError("the kernel connection is not over IPC: refusing to start the kernel")
         environment = dict(kw.get("env") or os.environ)
         environment.update(NBGRADER_EXECUTION=os.environ.get("NBGRADER_EXECUTION", "autograde"))
         kernel_cmd = bwrap_command(kernel_cmd, workdir, [runtime], environment)
@@ -189,9 +197,11 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
-        if self._private and not restart:
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private = None
+        if not restart:
+            for folder in (self._private, self._runtime):
+                if folder:
+                    shutil.rmtree(folder, ignore_errors=True)
+            self._private = self._runtime = None
 
 
 KERNEL_DIED = "KernelDied"

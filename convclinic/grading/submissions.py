@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
 
 import nbformat
@@ -148,8 +149,10 @@ def _read_notebook(path):
         return None, f"{name} is JSON but not a Jupyter notebook: not graded"
     version = raw.get("nbformat")
     try:
-        notebook = nbformat.reads(json.dumps(raw), as_version=4)
-        nbformat.validate(notebook)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # missing cell ids: normalized on write
+            notebook = nbformat.reads(json.dumps(raw), as_version=4)
+            nbformat.validate(notebook)
     except Exception as error:  # noqa: BLE001 - any reader failure means "cannot grade"
         return None, f"{name} is not a valid notebook ({error.__class__.__name__}): not graded"
     note = ""
@@ -158,7 +161,7 @@ def _read_notebook(path):
     return notebook, note
 
 
-def compare_with_release(notebook, release):
+def compare_with_release(notebook, release, master=None):
     """Notes on what a student changed that nbgrader will undo: edited locked cells (restored
     from the master), deleted test cells (put back), duplicated graded cells (only the first
     copy is graded). ``release`` is the student version nbgrader generated from the master."""
@@ -168,6 +171,8 @@ def compare_with_release(notebook, release):
         return cell.get("metadata", {}).get("nbgrader", {})
 
     released = {meta(c)["grade_id"]: c for c in release.cells if meta(c).get("grade_id")}
+    mastered = {meta(c)["grade_id"]: c.source.strip() for c in (master.cells if master else [])
+                if meta(c).get("grade_id")}
     seen = {}
     for cell in notebook.cells:
         grade_id = meta(cell).get("grade_id")
@@ -183,17 +188,20 @@ def compare_with_release(notebook, release):
     for cell in notebook.cells:
         grade_id = meta(cell).get("grade_id")
         original = released.get(grade_id)
-        if original is not None and meta(original).get("locked") and cell.source.strip() != original.source.strip():
+        if original is None or not meta(original).get("locked"):
+            continue
+        if cell.source.strip() not in (original.source.strip(), mastered.get(grade_id)):
             edited.add(grade_id)
     for grade_id in sorted(edited):
         notes.append(f"locked cell '{grade_id}' was edited: restored from the master")
     duplicated = sorted(g for g, n in seen.items() if n > 1)
     if duplicated:
-        notes.append("duplicated cells (" + ", ".join(duplicated) + "): only the first copy is graded")
+        notes.append("duplicated cells (" + ", ".join(duplicated) + "): the last copy of each is the graded one")
     return notes
 
 
-def stage(student_id, assignment, source_folder, staged, expected_notebooks, release_folder=None):
+def stage(student_id, assignment, source_folder, staged, expected_notebooks, release_folder=None,
+          master_folder=None):
     """Copy one student's assignment folder into ``staged``, normalized (see module doc)."""
     submission = Submission(student_id, assignment, staged)
     shutil.rmtree(staged, ignore_errors=True)
@@ -233,7 +241,9 @@ def stage(student_id, assignment, source_folder, staged, expected_notebooks, rel
             continue
         release_path = os.path.join(release_folder or "", expected)
         if release_folder and os.path.exists(release_path):
-            submission.notes += compare_with_release(notebook, nbformat.read(release_path, as_version=4))
+            master_path = os.path.join(master_folder or "", expected)
+            master = nbformat.read(master_path, as_version=4) if master_folder and os.path.exists(master_path) else None
+            submission.notes += compare_with_release(notebook, nbformat.read(release_path, as_version=4), master)
         nbformat.write(notebook, os.path.join(staged, expected))
         submission.notebooks.append(expected)
     for name in unmatched:
@@ -249,7 +259,7 @@ def stage(student_id, assignment, source_folder, staged, expected_notebooks, rel
         shutil.copy(source, os.path.join(staged, relative))
         kept.append(relative)
     if kept:
-        submission.notes.append("extra files kept beside the notebook: " + ", ".join(kept))
+        submission.notes.append("extra files kept beside the notebook: " + ", ".join(sorted(kept)))
     if skipped:
         submission.notes.append("extra files skipped (links or over 20 MiB): " + ", ".join(skipped))
     return submission

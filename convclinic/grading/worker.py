@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -23,6 +24,7 @@ import time
 import nbformat
 
 _STATE = {}
+re_error = re.compile(r"^[\w.]*(Error|Exception|TooLong)\b.*:")
 
 PR_SET_PDEATHSIG = 1
 
@@ -94,7 +96,17 @@ def grade_job(job):
     submitted = os.path.join(course, "submitted", student, assignment)
     shutil.copytree(job["staged"], submitted)
     config = _config()
-    autograde = _run(Autograde, config, assignment, student)
+    # safety net: a submission that keeps the grader busy past every cell's time limit
+    # (a kernel that never starts, a hang inside nbgrader) fails alone instead of stalling the batch
+    cells = sum(len(nbformat.read(os.path.join(submitted, name), 4).cells)
+                for name in os.listdir(submitted) if name.endswith(".ipynb"))
+    limit = int(_STATE["settings"].get("timeout") or 120) * max(4, cells) + 300
+    signal.signal(signal.SIGALRM, _too_long)
+    signal.alarm(limit)
+    try:
+        autograde = _run(Autograde, config, assignment, student)
+    finally:
+        signal.alarm(0)
     result = {
         "student_id": student, "assignment": assignment, "fingerprint": job["fingerprint"],
         "autograde_ok": bool(autograde.get("success")), "parts": [], "problems": [],
@@ -102,6 +114,10 @@ def grade_job(job):
     if not autograde.get("success"):
         result["nbgrader_error"] = (autograde.get("error") or "")[-4000:]
         result["nbgrader_log"] = (autograde.get("log") or "")[-4000:]
+        causes = [line.strip() for line in (autograde.get("log") or "").splitlines()
+                  if re_error.match(line.strip())]
+        result["problems"].append("nbgrader could not grade it: "
+                                  + (causes[-1] if causes else "see the log in report.md")[:300])
     result.update(_scores(config, assignment, student))
     autograded = os.path.join(course, "autograded", student, assignment)
     result["problems"] += _problems(autograded, autograde.get("log") or "")
@@ -118,6 +134,14 @@ def grade_job(job):
     result["seconds"] = round(time.monotonic() - started, 2)
     result["worker"] = os.getpid()
     return _write_result(job, result, feedback_files)
+
+
+class GradingTooLong(Exception):
+    """The whole submission took longer than its cells' time limits allow."""
+
+
+def _too_long(signum, frame):
+    raise GradingTooLong("grading this submission took longer than all its cells' time limits")
 
 
 def _write_result(job, result, feedback_files):
