@@ -328,7 +328,9 @@ def grade(options):
                                   master["notebooks"], os.path.join(master_course, "release", assignment),
                                   os.path.join(master_course, "source", assignment))
         submission.notes = extra_notes.get((student, assignment), []) + submission.notes
-        fingerprint = _fingerprint(submission.staged, master["digest"], options)
+        # from the files as submitted: staging is deterministic in content, not in bytes
+        # (an upgraded nbformat-3 notebook gets new random cell ids each time)
+        fingerprint = _fingerprint(path, master["digest"], options)
         key = (student, assignment)
         done = journal.get(assignment, student)
         if done and done.get("fingerprint") == fingerprint and not options.regrade:
