@@ -48,8 +48,14 @@ def test_release_has_stubs_and_no_solutions_or_hidden_tests(name):
     notebook = harness.read(harness.EXERCISES / name / f"{name}.ipynb")
     text = "\n".join(cell.source for cell in notebook.cells)
     assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
-    stubs = [cell for cell in notebook.cells if "# YOUR CODE HERE" in cell.source]
-    assert len(stubs) == len(harness.answer_ids(notebook)) >= 3
+    answers = set(harness.answer_ids(notebook))
+    stubbed = {
+        harness.nbgrader_meta(cell).get("grade_id")
+        for cell in notebook.cells
+        if cell.cell_type == "code" and "# YOUR CODE HERE" in cell.source
+        and "raise NotImplementedError()" in cell.source
+    }
+    assert stubbed == answers and len(answers) >= 3, (stubbed, answers)
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
 
