@@ -139,8 +139,16 @@ def check_readout(root, settings, step):
         f"but Keras called directly with {settings} gives\n  {wanted!r}"
     )
     if isinstance(outcome, tuple):
-        rule = harness.normalize(root.locator(harness.RULE).first.inner_text())
-        assert rule.endswith(f"Predicted output shape: {outcome}"), (step, rule)
+        # the rule is a separate widget, updated just after the readout: poll it too
+        wanted_rule = f"Predicted output shape: {outcome}"
+        rule_box = root.locator(harness.RULE).first
+        deadline = time.monotonic() + 30
+        while True:
+            rule = harness.normalize(rule_box.inner_text())
+            if rule.endswith(wanted_rule) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert rule.endswith(wanted_rule), (step, rule)
     return outcome
 
 
