@@ -63,7 +63,7 @@ grade: $(STAMP) ## grade SUBMISSIONS=folder-or-zip into OUT=folder
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path OUT=path"; exit 2; }
 	$(BIN)/convclinic grade "$(SUBMISSIONS)" --out "$(or $(OUT),grades)"
 
-handouts: $(STAMP) ## executed HTML handouts of every lesson into build/handouts
+handouts: $(STAMP) system-deps ## executed HTML handouts + PDF of every lesson into build/handouts
 	$(BIN)/python -m convclinic.handouts build/handouts
 
 playground: $(STAMP) ## serve the Conv2D playground as a Voila app on 127.0.0.1
