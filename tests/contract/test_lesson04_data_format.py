@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import sys
 import tempfile
 
 import numpy as np
@@ -20,7 +18,6 @@ from convclinic import formats
 from convclinic.hardware import run_snippet
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
-from tests.conftest import ROOT
 
 CPU_NHWC_ONLY = "The Conv2D op currently only supports the NHWC tensor format on the CPU"
 
@@ -291,30 +288,3 @@ def test_lesson04_predict_cell_channels_first_conv_on_nhwc_32x32_rgb_fails():
     assert "kernel shape=(5, 5, 32, 4)" in result.message
     fixed = probe((2, 3, 32, 32), filters=4, kernel_size=5, data_format="channels_first")
     assert fixed.output_shape == (2, 4, 28, 28)
-
-
-def test_lesson04_every_section_named_here_is_a_heading_of_the_lesson():
-    """Lesson 04: each section these tests name exists as a heading of the notebook."""
-    named = sections_named_in(sys.modules[__name__])
-    assert len(named) >= 8
-    assert named <= notebook_headings("04-data-format.ipynb"), named - notebook_headings("04-data-format.ipynb")
-
-
-def sections_named_in(module):
-    """The section headings this module's test docstrings name ("section '...'" or "section \"...\"")."""
-    names = set()
-    for name, function in vars(module).items():
-        if name.startswith("test_") and function.__doc__:
-            text = " ".join(function.__doc__.split())
-            names.update(re.findall(r"section '([^']+)'", text))
-            names.update(re.findall(r'section "([^"]+)"', text))
-    return names
-
-
-def notebook_headings(notebook):
-    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
-    return {
-        line.lstrip("#").strip()
-        for cell in cells if cell["cell_type"] == "markdown"
-        for line in "".join(cell["source"]).splitlines() if line.startswith("#")
-    }

@@ -8,9 +8,6 @@ section of the lesson to rewrite. The seed-article table is tested row by row.
 from __future__ import annotations
 
 import inspect
-import json
-import re
-import sys
 import warnings
 
 import numpy as np
@@ -19,7 +16,6 @@ import pytest
 from convclinic import hardware
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
-from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -316,30 +312,3 @@ def test_lesson05_predict_kernel_larger_than_image_messages_differ():
     assert "due to downsampling" in keras2.message and "kernel" not in keras2.message
     assert "Computed output size would be zero or negative" in keras3.message
     assert "kernel shape=(30, 30, 1, 16)" in keras3.message
-
-
-def test_lesson05_every_section_named_here_is_a_heading_of_the_lesson():
-    """Lesson 05: each section these tests name exists as a heading of the notebook."""
-    named = sections_named_in(sys.modules[__name__])
-    assert len(named) >= 8
-    assert named <= notebook_headings("05-framework-version-hardware.ipynb"), named - notebook_headings("05-framework-version-hardware.ipynb")
-
-
-def sections_named_in(module):
-    """The section headings this module's test docstrings name ("section '...'" or "section \"...\"")."""
-    names = set()
-    for name, function in vars(module).items():
-        if name.startswith("test_") and function.__doc__:
-            text = " ".join(function.__doc__.split())
-            names.update(re.findall(r"section '([^']+)'", text))
-            names.update(re.findall(r'section "([^"]+)"', text))
-    return names
-
-
-def notebook_headings(notebook):
-    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
-    return {
-        line.lstrip("#").strip()
-        for cell in cells if cell["cell_type"] == "markdown"
-        for line in "".join(cell["source"]).splitlines() if line.startswith("#")
-    }
