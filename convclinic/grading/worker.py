@@ -107,6 +107,7 @@ def grade_job(job):
         autograde = _run(Autograde, config, assignment, student)
     finally:
         signal.alarm(0)
+    autograde_seconds = time.monotonic() - started
     result = {
         "student_id": student, "assignment": assignment, "fingerprint": job["fingerprint"],
         "autograde_ok": bool(autograde.get("success")), "parts": [], "problems": [],
@@ -132,6 +133,7 @@ def grade_job(job):
                                       + (feedback.get("error") or "").strip().splitlines()[-1:][0]
                                       if feedback.get("error") else "feedback could not be generated")
     result["seconds"] = round(time.monotonic() - started, 2)
+    result["autograde_seconds"] = round(autograde_seconds, 2)
     result["worker"] = os.getpid()
     return _write_result(job, result, feedback_files)
 
