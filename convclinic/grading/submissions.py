@@ -139,14 +139,14 @@ def _read_notebook(path):
     """(notebook or None, note): the notebook upgraded to v4, or why it cannot be graded."""
     name = os.path.basename(path)
     if os.path.getsize(path) == 0:
-        return None, f"{name} is an empty file: not graded"
+        return None, f"{name} is an empty file"
     try:
         with open(path, encoding="utf-8") as handle:
             raw = json.load(handle)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return None, f"{name} is not valid JSON (corrupt file: {error.__class__.__name__}): not graded"
+        return None, f"{name} is not valid JSON (corrupt file: {error.__class__.__name__})"
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        return None, f"{name} is JSON but not a Jupyter notebook: not graded"
+        return None, f"{name} is JSON but not a Jupyter notebook"
     version = raw.get("nbformat")
     try:
         with warnings.catch_warnings():
@@ -154,7 +154,7 @@ def _read_notebook(path):
             notebook = nbformat.reads(json.dumps(raw), as_version=4)
             nbformat.validate(notebook)
     except Exception as error:  # noqa: BLE001 - any reader failure means "cannot grade"
-        return None, f"{name} is not a valid notebook ({error.__class__.__name__}): not graded"
+        return None, f"{name} is not a valid notebook ({error.__class__.__name__})"
     note = ""
     if isinstance(version, int) and version < 4:
         note = f"{name} was saved in the old notebook format {version}; upgraded to format 4 and graded"
