@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import pathlib
 import signal
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT, require_command
 from tests.fixtures.submissions import matrix
+
+pytestmark = pytest.mark.grading
 
 CLI = [sys.executable, "-m", "convclinic.cli"]
 ASSIGNMENT = matrix.ASSIGNMENT
@@ -33,7 +36,21 @@ def rows_of(out):
     return {row["student_id"]: row for row in csv.DictReader((out / "grades.csv").open())}
 
 
-@pytest.mark.grading
+def processes_mentioning(text):
+    """PIDs of live processes whose command line contains ``text`` (workers, bwrap, kernels)."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if text in command and "State:\tZ" not in status:
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.slow
 def test_batch_killed_mid_run_resumes_without_regrading_finished_students(tmp_path):
     """SIGKILL the grader after the first student is journaled; the restart grades only the others,
@@ -56,7 +73,10 @@ def test_batch_killed_mid_run_resumes_without_regrading_finished_students(tmp_pa
     process.wait()
     finished = {path.name: path.read_bytes() for path in journal.glob("*.json")}
     assert 1 <= len(finished) < len(students)
-    time.sleep(1)  # workers die with their parent (PR_SET_PDEATHSIG); give the kernel a moment
+    deadline = time.monotonic() + 20  # workers die with their parent (PR_SET_PDEATHSIG), kernels with them
+    while processes_mentioning(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(str(out)) == [], "orphan workers or kernels survived the kill"
     partial = rows_of(out)  # the grades.csv left behind is complete for the students it lists
     assert set(partial) <= set(students)
 
@@ -76,7 +96,6 @@ def test_batch_killed_mid_run_resumes_without_regrading_finished_students(tmp_pa
     assert not leftovers
 
 
-@pytest.mark.grading
 @pytest.mark.slow
 def test_lms_zip_with_two_submissions_from_one_student_grades_the_latest(tmp_path):
     """An LMS zip (nbgrader zip_collect naming): a student who submitted twice is graded on the
