@@ -87,10 +87,12 @@ def bwrap_command(argv, workdir, private_dirs=(), env=None):
             command += ["--symlink", os.readlink(directory), directory]
         elif os.path.isdir(directory):
             command += ["--ro-bind", directory, directory]
+    # Private /tmp and /home first: the Python roots are bound on top of them, since the
+    # course (and its .venv) may itself live under /tmp or /home (a CI clone does).
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home"]
     for root in python_roots():
         command += ["--ro-bind", root, root]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home",
-                "--dir", SANDBOX_HOME, "--bind", workdir, SANDBOX_HOME + "/work"]
+    command += ["--dir", SANDBOX_HOME, "--bind", workdir, SANDBOX_HOME + "/work"]
     for directory in private_dirs:
         command += ["--bind", directory, directory]
     environment = {
