@@ -288,14 +288,20 @@ def _fingerprint(staged, master_digest, options):
 
 
 def _publish(out, result_dir, entry):
-    """Copy a finished submission's feedback into OUT/feedback, then journal it (in that order)."""
+    """Copy a finished submission's feedback into OUT/feedback and its autograded notebooks into
+    OUT/course/autograded, then journal it (in that order)."""
+    from convclinic.grading.course import publish_autograded
+
     for name in entry.get("feedback", []):
         atomic_copy(os.path.join(result_dir, "feedback", name),
                     os.path.join(out, "feedback", entry["student_id"], entry["assignment"], name))
+    if entry.get("autograded"):
+        publish_autograded(out, os.path.join(result_dir, "autograded"), entry)
 
 
 def grade(options):
     """Run a grading batch; return the list of journal entries (one per grades.csv row)."""
+    from convclinic.grading.course import sync_course
     from convclinic.grading.sandbox import SandboxError, check_sandbox
 
     started = time.monotonic()
@@ -398,6 +404,13 @@ def grade(options):
         _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes)
         shutil.rmtree(settings["work_root"], ignore_errors=True)
     write_outputs(out, list(entries.values()), layout_notes)
+    _say(options, f"Merging into the nbgrader course {out}/course (gradebook for manual grading)...")
+    try:
+        sync_course(out, list(entries.values()), master_course, assignments)
+    except Exception as error:  # noqa: BLE001 - the grades are written; say what failed
+        raise GraderError(f"grades.csv, report.md and feedback are written, but merging into the nbgrader "
+                          f"course {out}/course failed ({error.__class__.__name__}: {error}); run the same "
+                          "command again to retry") from error
     _say(options, f"Done in {time.monotonic() - started:.1f} s: {out}/grades.csv, {out}/report.md, "
                   f"{out}/feedback/")
     return sorted(entries.values(), key=lambda e: (e["student_id"], e["assignment"]))

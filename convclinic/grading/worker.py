@@ -155,6 +155,14 @@ def _write_result(job, result, feedback_files):
     for name in feedback_files:
         shutil.copy(os.path.join(folder, name), os.path.join(temporary, "feedback", name))
     result["feedback"] = feedback_files
+    # the autograded notebooks, for the merged course the main process builds (OUT/course)
+    autograded = os.path.join(_STATE["course"], "autograded", job["student_id"], job["assignment"])
+    os.makedirs(os.path.join(temporary, "autograded"))
+    names = sorted(name for name in os.listdir(autograded)
+                   if name.endswith(".ipynb") or name == "timestamp.txt") if os.path.isdir(autograded) else []
+    for name in names:
+        shutil.copy(os.path.join(autograded, name), os.path.join(temporary, "autograded", name))
+    result["autograded"] = names
     with open(os.path.join(temporary, "result.json"), "w") as handle:
         json.dump(result, handle, indent=1, sort_keys=True)
     shutil.rmtree(final, ignore_errors=True)
