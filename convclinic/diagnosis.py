@@ -538,9 +538,7 @@ def _walk(ctx, record_only=False):
                 try:
                     h = layer(h)
                 except Exception as error:  # noqa: BLE001
-                    ctx.steps.append((layer.name, shape_in, f"FAILS: {type(error).__name__}"))
-                    if not record_only:
-                        ctx.failing, ctx.failing_input = layer, shape_in
+                    _record_failing_step(ctx, layer, shape_in, error, record_only)
                     return
                 ctx.steps.append((layer.name, shape_in, _shape_of(h)))
             return
@@ -552,11 +550,16 @@ def _walk(ctx, record_only=False):
                 sub = keras.Model(target.inputs, layer.output)
                 h = sub(x)
             except Exception as error:  # noqa: BLE001
-                ctx.steps.append((layer.name, shape_in, f"FAILS: {type(error).__name__}"))
-                if not record_only:
-                    ctx.failing, ctx.failing_input = layer, shape_in
+                _record_failing_step(ctx, layer, shape_in, error, record_only)
                 return
             ctx.steps.append((layer.name, shape_in, _shape_of(h)))
+
+
+def _record_failing_step(ctx, layer, shape_in, error, record_only):
+    """Add the failing layer's row to the real per-layer trace (and blame it unless record_only)."""
+    ctx.steps.append((layer.name, shape_in, f"FAILS: {type(error).__name__}"))
+    if not record_only:
+        ctx.failing, ctx.failing_input = layer, shape_in
 
 
 def _is_linear(model):
