@@ -783,21 +783,9 @@ def _from_exception(error, phase, ctx):
     if layer_name is None and ctx.layers and phase == "call":
         layer_name = ctx.layers[0].name
     finding = _classify(error, message, ctx, layer_name)
-    return Report(
-        ok=False,
-        cause=finding.cause,
-        layer=finding.layer if finding.layer is not None else layer_name,
-        explanation=finding.explanation,
-        fix=finding.fix,
-        error_type=error_type,
-        message=message,
-        phase=phase,
-        input_shape=ctx.x_shape,
-        legacy=ctx.legacy,
-        steps=ctx.steps,
-        trace=ctx.trace,
-        input_fix=finding.input_fix,
-        config_fix=finding.config_fix,
+    return _finding_report(
+        ctx, finding, layer=finding.layer if finding.layer is not None else layer_name,
+        error_type=error_type, message=message, phase=phase,
     )
 
 
@@ -1399,6 +1387,11 @@ def _first_name(ctx):
 
 
 def _silent_report(ctx, finding, output_shape, layer):
+    return _finding_report(ctx, finding, layer=layer, output_shape=output_shape, silent=True)
+
+
+def _finding_report(ctx, finding, layer, **details):
+    """A not-ok Report for ``finding`` in context ``ctx`` (a raised or a silent failure)."""
     return Report(
         ok=False,
         cause=finding.cause,
@@ -1406,13 +1399,12 @@ def _silent_report(ctx, finding, output_shape, layer):
         explanation=finding.explanation,
         fix=finding.fix,
         input_shape=ctx.x_shape,
-        output_shape=output_shape,
-        silent=True,
         legacy=ctx.legacy,
         steps=ctx.steps,
         trace=ctx.trace,
         input_fix=finding.input_fix,
         config_fix=finding.config_fix,
+        **details,
     )
 
 

@@ -284,7 +284,13 @@ def combined(notebooks):
 # ------------------------------------------------------------------ PDF
 
 
+#: Chromium flags for this closed network (shared/PITFALLS.md, "Browser tests").
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
 def chromium():
+    """The Chromium executable (Debian's package), or None."""
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
         if path:
@@ -299,10 +305,8 @@ def print_pdf(html_path, pdf_path, timeout_ms=60_000):
     """
     from playwright.sync_api import sync_playwright
 
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=args)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(pathlib.Path(html_path).resolve().as_uri(), wait_until="load")

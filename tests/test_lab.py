@@ -12,15 +12,10 @@ import urllib.request
 
 import pytest
 
+from tests.browser.harness import free_port
 from tests.conftest import ROOT
 
 JUPYTER = str(ROOT / ".venv" / "bin" / "jupyter")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow

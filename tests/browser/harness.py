@@ -14,7 +14,6 @@ import os
 import pathlib
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,17 +23,12 @@ import time
 import urllib.error
 import urllib.request
 
+from convclinic.handouts import CHROMIUM_ARGS
+from convclinic.handouts import chromium as chromium_path
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Text ipywidgets' front ends show when a widget cannot be displayed.
 WIDGET_ERROR_TEXTS = (
     "Error displaying widget",
@@ -44,15 +38,6 @@ WIDGET_ERROR_TEXTS = (
 )
 READOUT = ".convclinic-readout"
 RULE = ".convclinic-rule"
-
-
-def chromium_path():
-    """The Chromium executable (Debian's package), or None."""
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def free_port():
