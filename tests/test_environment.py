@@ -36,24 +36,37 @@ def test_every_requirement_is_pinned_exactly():
 
 
 def test_named_packages_are_pinned():
-    required = {"tensorflow-cpu", "tensorflow", "keras", "tf-keras", "jupyterlab", "nbgrader",
+    required = {"tensorflow", "keras", "tf-keras", "jupyterlab", "nbgrader",
                 "ipywidgets", "matplotlib", "nbval", "pytest"}
     assert required <= set(pins()), required - set(pins())
 
 
-def test_tensorflow_wheel_chosen_by_platform_markers():
-    """tensorflow-cpu on x86-64 Linux, the full wheel elsewhere; the markers are complementary."""
-    from packaging.markers import Marker
+# Distributions that install the ``tensorflow`` import package. Two of them side by side write
+# into the same folder (the last one installed wins file by file) and ``tf.sysconfig`` then
+# describes a build that is not the one running.
+TENSORFLOW_DISTRIBUTIONS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
+                            "tensorflow-macos", "tf-nightly", "tf-nightly-cpu"}
 
-    (cpu_version, cpu_marker), = pins()["tensorflow-cpu"]
-    (full_version, full_marker), = pins()["tensorflow"]
-    assert cpu_version == full_version
-    platforms = [("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "arm64"), ("win32", "AMD64")]
-    for sys_platform, machine in platforms:
-        env = {"sys_platform": sys_platform, "platform_machine": machine}
-        chosen = [Marker(cpu_marker).evaluate(env), Marker(full_marker).evaluate(env)]
-        assert chosen.count(True) == 1, (sys_platform, machine, chosen)
-        assert chosen[0] == (sys_platform == "linux" and machine == "x86_64")
+
+def _canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_one_tensorflow_wheel_is_pinned_on_every_platform():
+    """tf-keras requires ``tensorflow`` itself, so that is the one wheel, without markers."""
+    pinned = {_canonical(name) for name in pins()} & TENSORFLOW_DISTRIBUTIONS
+    assert pinned == {"tensorflow"}, pinned
+    (version, marker), = pins()["tensorflow"]
+    assert marker is None, f"tensorflow must be pinned for every platform, not only {marker!r}"
+
+
+def test_exactly_one_tensorflow_distribution_is_installed():
+    """``pip list`` shows one TensorFlow distribution, not two installed over each other."""
+    installed = sorted({_canonical(dist.metadata["Name"]) for dist in metadata.distributions()}
+                       & TENSORFLOW_DISTRIBUTIONS)
+    assert installed == ["tensorflow"], (
+        f"TensorFlow distributions installed side by side: {installed}; recreate .venv "
+        "(rm -rf .venv && make test)")
 
 
 def test_jupyterlab_is_new_enough_for_the_nbgrader_extension():
