@@ -165,3 +165,77 @@ def test_shapes_does_not_import_tensorflow():
 
     code = "import sys, convclinic.shapes, convclinic; assert 'tensorflow' not in sys.modules, 'TF imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- The public pieces the rest of convclinic imports ----------------------------------
+
+
+def test_pair_is_the_one_normaliser():
+    assert shapes.pair(3) == (3, 3)
+    assert shapes.pair([3, 5]) == (3, 5)
+    for bad, fragment in (((3, 3, 3), "3 values"), (0, "strictly positive"), (True, "integer"),
+                          ("3", "integers"), (2.5, "integer")):
+        with pytest.raises(ValueError, match=fragment):
+            shapes.pair(bad, "kernel_size")
+
+
+def test_effective_kernel_for_ints_and_pairs():
+    assert shapes.effective_kernel(3, 2) == 5
+    assert shapes.effective_kernel((3, 5), 2) == (5, 9)
+    assert shapes.effective_kernel(3, (1, 4)) == (3, 9)
+    with pytest.raises(ValueError, match="dilation_rate"):
+        shapes.effective_kernel(3, 0)
+
+
+def test_data_formats_and_layout_permutation_move_the_channel_axis():
+    import numpy as np
+
+    assert shapes.DATA_FORMATS == ("channels_last", "channels_first")
+    nhwc = np.zeros((2, 5, 7, 3))
+    to_first = shapes.layout_permutation("channels_last", "channels_first")
+    assert np.transpose(nhwc, to_first).shape == (2, 3, 5, 7)
+    back = shapes.layout_permutation("channels_first", "channels_last")
+    assert np.transpose(np.transpose(nhwc, to_first), back).shape == nhwc.shape
+    assert shapes.layout_permutation("CHANNELS_LAST", "channels_last") == (0, 1, 2, 3)
+    assert shapes.permute_shape((2, 5, 7, 3), to_first) == (2, 3, 5, 7)
+    with pytest.raises(ValueError, match="NCHW"):
+        shapes.layout_permutation("NCHW", "channels_last")
+
+
+def test_split_and_join_shape_follow_the_data_format():
+    assert shapes.split_shape((1, 28, 30, 3)) == (1, (28, 30), 3)
+    assert shapes.split_shape((1, 3, 28, 30), "channels_first") == (1, (28, 30), 3)
+    assert shapes.join_shape(1, (28, 30), 3, "channels_first") == (1, 3, 28, 30)
+
+
+class _FakeLayer:
+    """A duck-typed stand-in: spec_from_layer reads only the class name and get_config()."""
+
+    def __init__(self, config, built=False, kernel_rows=None):
+        self._config = config
+        self.built = built
+        if kernel_rows is not None:
+            self.kernel = type("Kernel", (), {"shape": (kernel_rows, config.get("units"))})()
+
+    def get_config(self):
+        return dict(self._config)
+
+
+def _fake(kind, **config):
+    return type(kind, (_FakeLayer,), {})(config)
+
+
+def test_spec_from_layer_reads_configs_without_keras():
+    conv = shapes.spec_from_layer(_fake(
+        "Conv2D", name="c", filters=4, kernel_size=(3, 3), strides=(2, 2), padding="same",
+        dilation_rate=(1, 1), data_format="channels_first"))
+    assert conv == shapes.Conv2D(4, (3, 3), (2, 2), "same", (1, 1), "channels_first", name="c")
+    pad = shapes.spec_from_layer(_fake("ZeroPadding2D", name="p", padding=((1, 2), (0, 1)),
+                                       data_format="channels_last"))
+    assert pad.output_shape((1, 5, 5, 1)) == (1, 8, 6, 1)
+    assert shapes.spec_from_layer(_fake("Dropout", name="d", rate=0.5)) == shapes.SameShape("d")
+    assert shapes.spec_from_layer(_fake("LSTM", name="l", units=3)) is None
+    dense = type("Dense", (_FakeLayer,), {})({"name": "dense", "units": 10}, built=True,
+                                              kernel_rows=32)
+    assert shapes.spec_from_layer(dense) == shapes.Dense(10, built_for=32, name="dense")
+    assert shapes.specs_from_layers([dense, _fake("LSTM", name="l")]) is None

@@ -83,3 +83,36 @@ def test_property_test_compared_enough_settings_of_both_kinds():
     both kinds of outcome (a shape, an error) occurred often."""
     assert OUTCOMES["shape"] + OUTCOMES["error"] >= EXAMPLES
     assert OUTCOMES["shape"] >= 300 and OUTCOMES["error"] >= 300, OUTCOMES
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["keras3", "tf_keras"])
+def test_spec_from_layer_traces_a_real_model_like_keras(legacy):
+    """shapes.spec_from_layer reads real Keras 3 and Keras 2 layers; the trace equals Keras' shapes."""
+    k = import_keras(legacy=legacy)
+    model = k.Sequential([
+        k.Input((32, 30, 3)),
+        k.layers.ZeroPadding2D(((1, 2), (0, 1))),
+        k.layers.Conv2D(8, (3, 5), strides=2, padding="same", name="conv_a"),
+        k.layers.BatchNormalization(),
+        k.layers.Activation("relu"),
+        k.layers.MaxPooling2D(),
+        k.layers.AveragePooling2D(pool_size=2, strides=1),
+        k.layers.Conv2D(4, 3, dilation_rate=2, name="conv_b"),
+        k.layers.Dropout(0.1),
+        k.layers.Flatten(),
+        k.layers.Dense(10),
+    ])
+    specs = shapes.specs_from_layers(model.layers)
+    assert specs is not None
+    assert [s.name for s in specs] == [layer.name for layer in model.layers]
+    result = shapes.trace(specs, (2, 32, 30, 3))
+    assert result.ok, str(result)
+    expected = []
+    h = np.zeros((2, 32, 30, 3), "float32")
+    for layer in model.layers:
+        h = layer(h)
+        expected.append(tuple(int(v) for v in h.shape))
+    assert [step.output_shape for step in result.steps] == expected
+    # the built Dense knows the size its weights were made for
+    assert specs[-1].built_for == model.layers[-1].kernel.shape[0]
+    assert shapes.spec_from_layer(k.layers.LSTM(3)) is None
