@@ -1,6 +1,8 @@
 """Repository rules from DESIGN.md: no committed outputs (ruff runs in `make lint`)."""
 
 import json
+import pathlib
+import re
 import subprocess
 
 import pytest
@@ -38,3 +40,49 @@ def test_notebook_uses_the_course_kernel_and_no_pip_install(path):
     for cell in notebook["cells"]:
         source = "".join(cell["source"])
         assert "pip install" not in source or cell["cell_type"] == "markdown", path.name
+
+
+# --- the repository explains itself --------------------------------------------------------
+# Nothing in it points at notes outside the clone (a sibling folder of design notes, an
+# article's source file) or at this project's own tracker numbers, which nobody who clones
+# the repository can follow. Upstream bugs are cited as owner/repo#N.
+OUTSIDE_REFERENCES = re.compile(
+    r"shared/|widgets_api|\bthe seed\b|\bseed(?:'s)?\s+(?:article|claims?|example|table)"
+    r"|\bissue\s+#?\d+|\btask\s+#?\d+", re.I)
+# Learners never heard of "the seed": lessons name the article by its title instead.
+SEED_IN_LESSONS = re.compile(r"seed", re.I)
+TEXT_SUFFIXES = {".py", ".md", ".ipynb", ".txt", ".yml", ".yaml", ".toml", ".cfg", ".j2", ""}
+
+
+def repository_files():
+    """Tracked files plus new files not ignored by git (what a clone gets once committed)."""
+    done = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    return sorted({ROOT / line for line in done.stdout.splitlines() if line.strip()})
+
+
+def test_no_file_refers_outside_the_repository_or_to_tracker_numbers():
+    found = []
+    for path in repository_files():
+        if path.suffix not in TEXT_SUFFIXES or not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        if path.name.endswith(".js") or path == pathlib.Path(__file__).resolve():
+            continue  # this file spells the patterns out
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        lesson = path.parent == ROOT / "notebooks"
+        for number, line in enumerate(text.splitlines(), 1):
+            if OUTSIDE_REFERENCES.search(line) or (lesson and SEED_IN_LESSONS.search(line)):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+    assert found == [], "references outside the repository:\n" + "\n".join(found[:60])
+
+
+def test_the_hygiene_pattern_catches_what_it_must():
+    """The check above is only as good as its pattern: it must see these and spare the others."""
+    for bad in ("see ../shared/DESIGN.md", "(issue 3)", "seed article", "widgets_api.md",
+                "as task 7 found"):
+        assert OUTSIDE_REFERENCES.search(bad), bad
+    for fine in ("jupyter/nbgrader#174", "rng(seed=0)", "tissue 3d"):
+        assert not OUTSIDE_REFERENCES.search(fine), fine
