@@ -284,7 +284,7 @@ def combined(notebooks):
 # ------------------------------------------------------------------ PDF
 
 
-#: Chromium flags for this closed network (shared/PITFALLS.md, "Browser tests").
+#: Chromium flags for a machine without network (docs/pitfalls.md, "Browsers").
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
