@@ -8,15 +8,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 PORT ?= 8888
-# Debian packages the tests need: a browser for the browser tests, bubblewrap for the grader's sandbox.
-APT_PACKAGES := chromium bubblewrap
-APT_COMMANDS := chromium bwrap
+# Debian packages the tests need: a browser for the browser tests, bubblewrap for the grader's
+# sandbox, graphviz for keras.utils.plot_model (lesson 06).
+APT_PACKAGES := chromium bubblewrap graphviz
+APT_COMMANDS := chromium bwrap dot
 
-.PHONY: help lab test lint bench release grade handouts playground system-deps clean
+.PHONY: help lab test test-fast lint bench release grade handouts playground system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -28,6 +30,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	@touch $(TEST_STAMP)
 
 system-deps: ## install Debian packages the tests need (chromium, bubblewrap) when root
 	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
@@ -50,8 +56,11 @@ lab: $(STAMP) ## start JupyterLab on the course (http://127.0.0.1:$(PORT))
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks
 	$(BIN)/ruff check convclinic tests benchmarks notebooks solutions
 
-test: $(STAMP) system-deps lint ## lint, then the whole test suite (CI runs this)
+test: $(TEST_STAMP) system-deps lint ## lint, then the whole test suite (CI runs this)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) lint ## the inner loop: every test that needs no TensorFlow, browser or nbgrader run
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) ## measure and write the numbers into benchmarks/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

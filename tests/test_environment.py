@@ -109,7 +109,7 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test\s*$", ci, re.M)
 
 
-@pytest.mark.parametrize("target", ["lab", "test", "bench", "help", "release", "grade", "handouts",
+@pytest.mark.parametrize("target", ["lab", "test", "test-fast", "bench", "help", "release", "grade", "handouts",
                                     "playground"])
 def test_makefile_has_target(target):
     done = subprocess.run(["make", "-n", target, "SUBMISSIONS=x"], cwd=ROOT, capture_output=True,
