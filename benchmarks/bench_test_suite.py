@@ -14,8 +14,6 @@ import subprocess
 import sys
 import time
 
-from benchmarks.harness import machine  # noqa: F401 - the runner records the machine
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUMMARY = re.compile(r"=+ (.*?) in ([\d.]+)s")
 
