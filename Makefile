@@ -11,6 +11,9 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
+# oneDNN on, on every CPU (it is on by default only on some): channels_first works on the CPU
+# everywhere, as lesson 04 teaches (docs/pitfalls.md, "TensorFlow packaging").
+export TF_ENABLE_ONEDNN_OPTS ?= 1
 export PYTHONHASHSEED ?= 0
 PORT ?= 8888
 # Debian packages the tests need: a browser for the browser tests, bubblewrap for the grader's

@@ -14,6 +14,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# oneDNN is on by default only on some CPUs (recent Intel x86); elsewhere (AMD, ARM) a float32
+# channels_first Conv2D fails on the CPU. The course turns it on everywhere (convclinic.runtime,
+# the Makefile) so every machine shows the same behaviour; lesson 04 teaches the switch.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def require_command(name, why):
