@@ -7,15 +7,16 @@
   returned; the judge decides by the rules of lesson 05.
 - ``ex05-keras3-input``: ``build_model(input_shape)`` declared with
   ``keras.Input``. The kernel records the warnings building it raised and the
-  model as JSON (:mod:`convclinic.judging.models`); the judge rebuilds the
-  model (``safe_mode``) and reads its layers and shapes.
+  model as data (:mod:`convclinic.judging.models`); the judge rebuilds it
+  (:func:`convclinic.judging.truth.rebuild_model`: ``safe_mode``, default
+  ``keras.config``) and reads its layers and shapes.
 """
 
 from __future__ import annotations
 
 from convclinic.judging.casework import Verdicts, call, error_text, records
 from convclinic.judging.core import Part, register
-from convclinic.judging.models import build_recorded, layers_of, record_model
+from convclinic.judging.models import layers_of, record_model
 
 MAX_GPUS = 16
 
@@ -172,11 +173,13 @@ def _check_keras3(verdicts, shape, row):
         why = "declare the input with keras.Input(input_shape) as the first item, not input_shape= on a layer"
         shown = f"building the model warned: {warned[0]!r}" if warned else "a layer still got input_shape="
         verdicts.fail(0, f"{shown}; {why}", why)
-    model = build_recorded(recorded)
-    if model is None:
-        why = "build_model must return a Keras 3 model (keras.Sequential or keras.Model)"
-        verdicts.fail(1, why, why)
-        verdicts.fail(2, why, why)
+    from convclinic.judging.truth import ModelError, rebuild_model
+
+    try:
+        model = rebuild_model(recorded, compile=False)
+    except ModelError as error:
+        verdicts.fail(1, str(error), str(error))
+        verdicts.fail(2, str(error), str(error))
         return
     if tuple(model.input_shape) != (None, *shape):
         why = "use the input_shape argument: keras.Input(input_shape), never a fixed shape"

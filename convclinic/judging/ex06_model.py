@@ -11,20 +11,18 @@ A case is ``[n, seed]``: the images are ``default_rng(seed).integers(0, 256,
 (n, 28, 28), uint8)`` on both sides (``[12, 0]`` are the notebook's
 ``raw_images``). The kernel records ``prepare``'s arrays and the model
 (:func:`convclinic.judging.models.record_model`); the judge rebuilds the model
-with ``safe_mode``, reads its layers and compile config, and trains it one step
+(:func:`convclinic.judging.truth.rebuild_model`: ``safe_mode``, default
+``keras.config``), reads its layers and compile config, and trains it one step
 on the recorded arrays with labels of its own.
 """
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 
 from convclinic.judging.casework import Verdicts, as_array, call, error_text, read_array, records
 from convclinic.judging.core import Part
-from convclinic.judging.models import build_recorded, compile_recorded, layers_of, record_model
+from convclinic.judging.models import layers_of, record_model
 
 SIDE = 28
 
@@ -114,17 +112,12 @@ def _loss_ok(config):
 
 
 def _check_compile(verdicts, recorded):
-    text = recorded.get("compile")
+    config = recorded.get("compile")
     why = ("compile it like the broken model: optimizer='adam', "
            "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
-    if not isinstance(text, str):
+    if not isinstance(config, dict):
         verdicts.fail(2, f"the model is not compiled: {why}", why)
-        return
-    try:
-        config = json.loads(text)
-    except ValueError:
-        config = None
-    if not isinstance(config, dict) or not (_optimizer_ok(config) and _loss_ok(config)):
+    elif not (_optimizer_ok(config) and _loss_ok(config)):
         verdicts.fail(2, f"the model is compiled differently: {why}", why)
 
 
@@ -157,21 +150,26 @@ def _check_roles(verdicts, model):
 
 
 def _check_training(verdicts, model, prepared, cases):
-    why = "the prepared images must go through the model and train: check shapes and dtype"
+    from convclinic.judging.truth import train_one_step
+
     for case, batch in zip(cases, prepared, strict=True):
         if batch is None:
             continue
         try:
             output = np.asarray(model(batch))
-            loss = model.train_on_batch(batch, labels(case))
         except Exception as error:  # noqa: BLE001 - the learner's model failing IS the verdict
-            verdicts.fail(4, f"one training step on {len(batch)} prepared images failed: "
-                             f"{type(error).__name__}", why)
+            output = np.zeros(0)
+            why = f"{type(error).__name__}"
+        else:
+            why = f"it gives {output.shape}"
+        if output.shape != (len(batch), 10):
+            verdicts.fail(4, f"for {len(batch)} prepared images the model fails ({why}): expected (n, 10) logits",
+                          "the prepared images must go through the model and give (n, 10) logits")
             return
-        loss = float(np.ravel(loss)[0]) if np.size(loss) else math.nan
-        if output.shape != (len(batch), 10) or not math.isfinite(loss):
-            verdicts.fail(4, f"for {len(batch)} images the model gives {output.shape} and loss {loss}: "
-                             "expected (n, 10) logits and a finite loss", why)
+        ok, loss = train_one_step(model, batch, labels(case))
+        if not ok:
+            verdicts.fail(4, f"{loss}", "the model must train one step on the prepared images")
+            return
 
 
 def judge_fix(data, cases, hidden):
@@ -184,16 +182,20 @@ def judge_fix(data, cases, hidden):
     built = data.get("model")
     error = error_text(built, "build_fixed_model")
     recorded = built.get("value") if isinstance(built, dict) else None
-    model = None if error else build_recorded(recorded, with_weights=True)
+    model = None
+    if not error:
+        from convclinic.judging.truth import ModelError, rebuild_model
+
+        try:
+            model = rebuild_model(recorded, compile=True)
+        except ModelError as problem:
+            error = str(problem)
     if model is None:
-        error = error or "build_fixed_model did not return a Keras 3 model that can be rebuilt"
         for index in (2, 3, 4):
             verdicts.fail(index, error, error.split(":")[0])
         return verdicts.findings()
     _check_compile(verdicts, recorded)
     _check_roles(verdicts, model)
-    if not compile_recorded(model, recorded):
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     _check_training(verdicts, model, prepared, cases)
     return verdicts.findings()
 

@@ -1,23 +1,17 @@
-"""A learner's Keras model as plain data, and back (assignments 05 and 06; lessons 05-06).
+"""A learner's Keras model as data, for assignments 05 and 06 (lessons 05-06).
 
-- kernel side, :func:`record_model`: ``model.to_json()``, the weights as arrays,
-  the compile config (JSON text) and whether a layer was given ``input_shape=``
-  (Keras 3 keeps it as ``_input_shape_arg``). It records, never judges.
-- clean side, :func:`build_recorded`: the model rebuilt with
-  ``keras.saving.deserialize_keras_object(..., safe_mode=True)`` (no code from the
-  record runs: a ``Lambda`` layer is refused), its weights loaded and, on request,
-  compiled from the recorded compile config. Every layer's config names its
-  ``data_format`` and dtype policy, so the learner's global ``keras.config``
-  never changes what is rebuilt. Anything malformed gives ``None``.
+Kernel side, :func:`record_model`: the core record
+(:func:`convclinic.judging.kernel.model_record`: config, weights, compile config)
+of a Keras 3 model, plus whether a layer was given ``input_shape=`` (Keras 3
+keeps that argument as ``_input_shape_arg``; assignment 05 asks for a
+``keras.Input`` instead). It records, never judges.
+
+Clean side: the model is rebuilt by :func:`convclinic.judging.truth.rebuild_model`
+(``safe_mode``, default ``keras.config``); :func:`layers_of` lists its layers with
+nested models expanded.
 """
 
 from __future__ import annotations
-
-import json
-
-import numpy as np
-
-MAX_JSON = 400_000
 
 
 def _all_layers(model):
@@ -28,59 +22,15 @@ def _all_layers(model):
 
 def record_model(model):
     """Kernel side: the data of a Keras 3 model (TypeError for anything else)."""
+    from convclinic.judging.kernel import model_record
     from convclinic.runtime import import_keras
 
-    keras = import_keras()
-    if not isinstance(model, keras.Model):
+    if not isinstance(model, import_keras().Model):
         raise TypeError(f"returned {type(model).__name__}, not a Keras 3 model (keras.Sequential / keras.Model)")
-    compile_config = None
-    if getattr(model, "compiled", False) and getattr(model, "optimizer", None) is not None:
-        try:
-            compile_config = json.dumps(model.get_compile_config())
-        except (TypeError, ValueError):
-            compile_config = "unreadable"
-    return {
-        "json": model.to_json(),
-        "weights": [np.asarray(weight) for weight in model.get_weights()],
-        "compile": compile_config,
-        "input_shape_arg": any(getattr(layer, "_input_shape_arg", None) is not None
-                               for layer in _all_layers(model)),
-    }
-
-
-def build_recorded(recorded, with_weights=False):
-    """Clean side: the rebuilt Keras model of a :func:`record_model` record, or None."""
-    from convclinic.runtime import import_keras
-
-    keras = import_keras()
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("json"), str):
-        return None
-    if len(recorded["json"]) > MAX_JSON:
-        return None
-    try:
-        model = keras.saving.deserialize_keras_object(json.loads(recorded["json"]), safe_mode=True)
-        if not isinstance(model, keras.Model):
-            return None
-        if with_weights:
-            weights = recorded.get("weights")
-            if not isinstance(weights, list) or not all(isinstance(w, np.ndarray) for w in weights):
-                return None
-            model.set_weights(weights)
-    except Exception:  # noqa: BLE001 - a record that does not rebuild is an unreadable answer
-        return None
-    return model
-
-
-def compile_recorded(model, recorded):
-    """Compile ``model`` like the learner's (True), or False when it was not compiled/unreadable."""
-    text = recorded.get("compile") if isinstance(recorded, dict) else None
-    if not isinstance(text, str) or len(text) > MAX_JSON:
-        return False
-    try:
-        model.compile_from_config(json.loads(text))
-    except Exception:  # noqa: BLE001 - an unreadable compile config is "not compiled like asked"
-        return False
-    return getattr(model, "optimizer", None) is not None
+    record = model_record(model)
+    record["input_shape_arg"] = any(getattr(layer, "_input_shape_arg", None) is not None
+                                    for layer in _all_layers(model))
+    return record
 
 
 def layers_of(model):
