@@ -26,6 +26,7 @@ Here each kernel is started through bubblewrap (Debian package ``bubblewrap``):
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import resource
@@ -41,9 +42,13 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
+from convclinic.grading import judged as judging
+from convclinic.grading import tamper
+from convclinic.judging.core import GRADING_ENV
+
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 #: Environment variables handed to the kernel (the rest of the grader's environment is dropped).
-PASSED_ENV = ("NBGRADER_EXECUTION", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "PYTHONHASHSEED",
+PASSED_ENV = ("NBGRADER_EXECUTION", "CONVCLINIC_GRADING", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "PYTHONHASHSEED",
               "LANG", "LC_ALL", "OMP_NUM_THREADS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS")
 SANDBOX_HOME = "/home/student"
 DEFAULT_MEMORY_MB = 4096
@@ -192,8 +197,11 @@ class SandboxKernelManager(AsyncKernelManager):
                 raise SandboxError("the kernel connection is not over IPC: refusing to start the kernel")
         environment = dict(kw.get("env") or os.environ)
         environment.update(NBGRADER_EXECUTION=os.environ.get("NBGRADER_EXECUTION", "autograde"))
+        environment[GRADING_ENV] = "1"  # check() only collects: the grading worker judges
         kernel_cmd = bwrap_command(kernel_cmd, workdir, [runtime], environment)
         kw["cwd"] = workdir
+        # the kernel's own stdout/stderr (not the cells' outputs) reach nobody
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         kw["preexec_fn"] = limit_resources(self.memory_mb)
         return kernel_cmd, kw
 
@@ -205,6 +213,10 @@ class SandboxKernelManager(AsyncKernelManager):
                     shutil.rmtree(folder, ignore_errors=True)
             self._private = self._runtime = None
 
+
+#: What the last notebooks graded in this process did that report.md must name (tamper
+#: attempts, answers using convclinic, forged answers records); the worker reads and clears it.
+NOTES: list = []
 
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
@@ -218,7 +230,16 @@ def _error_output(name, value):
 class SandboxedExecute(Execute):
     """nbgrader's ``Execute`` preprocessor, with kernels started in the sandbox.
 
-    Two changes to what happens when student code breaks the kernel itself:
+    Judged test cells (:mod:`convclinic.grading.judged`, grader/README.md "How a part
+    is judged"): the kernel gets each such cell WITHOUT its hidden block (the stored
+    notebook keeps the original source), the cell's answers record is kept aside, and
+    after the last cell one extra execution per part collects its hidden cases (those
+    executions' outputs are never stored: the notebook, its display ids and widget
+    state are restored afterwards). This process then judges every part with the real
+    TensorFlow and replaces the test cell's outputs by the verdict; whatever the kernel
+    printed there is discarded. Old-style test cells run as in plain nbgrader.
+
+    When student code breaks the kernel itself:
 
     - the kernel dies (``os._exit``, a segfault, the memory limit hit inside C code):
       nbgrader would abort the whole submission; here the cell that was running gets a
@@ -234,9 +255,31 @@ class SandboxedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
-        return super().preprocess(nb, resources, km)
+        self._judged = {i: j for i, j in ((i, judging.plan_cell(c, i)) for i, c in enumerate(nb.cells)) if j}
+        scans = tamper.scan(nb)
+        NOTES.extend(tamper.notes(scans))
+        self._blocked = tamper.delegated_names(scans) if self._judged else {}
+        self._visible, self._hidden = {}, {}
+        nb, resources = super().preprocess(nb, resources, km)
+        self._decide(nb)
+        return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
+        judged = self._judged.get(index)
+        original = cell.source
+        if judged:
+            cell.source = judged.visible_source  # hidden cases never reach the kernel here
+        try:
+            cell, resources = self._run_cell(cell, resources, index)
+        finally:
+            cell.source = original
+        if judged:
+            self._visible[index] = judging.answers_records(cell.outputs, judged.grade_id, "visible")
+        if index == len(self.nb.cells) - 1:
+            self._collect_hidden(index)
+        return cell, resources
+
+    def _run_cell(self, cell, resources, index):
         if getattr(self, "_stopped", None):
             if cell.cell_type == "code":
                 cell.outputs = [_error_output(NOT_RUN, self._stopped)]
@@ -249,8 +292,11 @@ class SandboxedExecute(Execute):
                 "(os._exit, a crash or the memory limit)"))
             self._stopped = "not run: the kernel died in an earlier cell"
             return cell, self.resources
-        if cell.cell_type == "code" and any(
-                o.get("output_type") == "error" and o.get("ename") in TIMEOUT_NAMES for o in cell.outputs):
+        if cell.cell_type == "code" and self._timed_out(cell):
+            for output in cell.outputs:
+                if output.get("ename") in TIMEOUT_NAMES:
+                    output.evalue = self._limit_text()
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
             if not self._kernel_answers():
                 self._stopped = "not run: the kernel stopped responding after a timeout"
                 try:
@@ -258,6 +304,67 @@ class SandboxedExecute(Execute):
                 except Exception:  # noqa: BLE001 - the kernel is gone either way
                     pass
         return cell, resources
+
+    def _limit_text(self):
+        return (f"this cell ran longer than the per-cell time limit of {self.timeout} seconds "
+                "and was stopped (an endless loop, or far too much work)")
+
+    @staticmethod
+    def _timed_out(cell):
+        return any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_NAMES for o in cell.outputs)
+
+    def _collect_hidden(self, index):
+        """After the last cell: one execution per part collects its hidden cases. Nothing they
+        output is kept: the cells, notebook metadata and widget state are restored."""
+        todo = [j for j in self._judged.values() if j.hidden_cases is not None]
+        if not todo or self._stopped:
+            return
+        saved = copy.deepcopy((self.nb.cells, self.nb.metadata, self.widget_state, self.widget_buffers))
+        try:
+            for judged in todo:
+                probe = NotebookNode(cell_type="code", metadata=NotebookNode(), outputs=[], execution_count=None,
+                                     source=judging.hidden_source(judged.grade_id, judged.hidden_cases))
+                try:
+                    self.execute_cell(probe, index, store_history=False)
+                except DeadKernelError:
+                    break
+                if self._timed_out(probe) and not self._kernel_answers():
+                    break
+                self._hidden[judged.grade_id] = judging.answers_records(probe.outputs, judged.grade_id, "hidden")
+        finally:
+            self.nb.cells, self.nb.metadata, self.widget_state, self.widget_buffers = saved
+            self._display_id_map = {}
+
+    def _decide(self, nb):
+        """Judge every judged cell here (never in the kernel) and set its outputs to the verdict."""
+        from convclinic.judging.core import get_part
+        from convclinic.judging.kernel import quiet
+
+        for index, judged in self._judged.items():
+            cell = nb.cells[index]
+            visible, problem = self._visible.get(index, (None, ""))
+            hidden, hidden_problem = self._hidden.get(judged.grade_id, (None, ""))
+            blocked = problem or hidden_problem
+            if blocked:
+                NOTES.append(f"tamper attempt: {blocked}")
+            if visible is None and not blocked:
+                blocked = self._why_not_run(cell)
+            try:
+                names = get_part(judged.grade_id).names
+            except KeyError:
+                names = ()
+            blocked = blocked or next((self._blocked[n] for n in names if n in self._blocked), "")
+            with quiet():
+                passed, lines = judging.judge(judged, visible, hidden, blocked)
+            cell.outputs = judging.verdict_outputs(passed, lines)
+
+    def _why_not_run(self, cell):
+        for output in cell.get("outputs", []):
+            if output.get("ename") in TIMEOUT_NAMES:
+                return self._limit_text()
+            if output.get("ename") in (KERNEL_DIED, NOT_RUN):
+                return output.get("evalue", "")
+        return ""
 
     def _kernel_answers(self):
         try:

@@ -103,6 +103,9 @@ def grade_job(job):
     limit = int(_STATE["settings"].get("timeout") or 120) * max(4, cells) + 300
     signal.signal(signal.SIGALRM, _too_long)
     signal.alarm(limit)
+    from convclinic.grading.sandbox import NOTES
+
+    NOTES.clear()
     try:
         autograde = _run(Autograde, config, assignment, student)
     finally:
@@ -121,7 +124,8 @@ def grade_job(job):
                                   + (causes[-1] if causes else "see the log in report.md")[:300])
     result.update(_scores(config, assignment, student))
     autograded = os.path.join(course, "autograded", student, assignment)
-    result["problems"] += _problems(autograded, autograde.get("log") or "")
+    result["problems"] += _problems(autograded, int(_STATE["settings"].get("timeout") or 120))
+    result["problems"] += list(dict.fromkeys(NOTES))  # tamper attempts, in the order met
     feedback_files = []
     if autograde.get("success"):
         feedback = _run(GenerateFeedback, config, assignment, student)
@@ -196,7 +200,7 @@ def _scores(config, assignment, student):
                 "late_penalty": float(submission.late_submission_penalty or 0.0)}
 
 
-def _problems(autograded, log):
+def _problems(autograded, timeout):
     """What went wrong inside the notebook, in words an instructor understands."""
     from nbgrader import utils
 
@@ -221,7 +225,8 @@ def _problems(autograded, log):
                     continue
                 ename = output.get("ename", "")
                 if ename == "CellTimeoutError":
-                    problems.append(f"{label} ran past the time limit (endless loop?) and was stopped")
+                    problems.append(f"{label} ran past the per-cell time limit of {timeout} s "
+                                    "(endless loop?) and was stopped")
                 elif ename == "KernelDied":
                     problems.append(f"the Python kernel crashed while running {label} "
                                     "(os._exit, a segfault or the memory limit)")
