@@ -13,6 +13,8 @@ The inputs are rebuilt from the case on both sides (:func:`batch`,
 learner's functions return. The truth is computed by :func:`judge_transpose`
 and :func:`judge_torch_kernel`, which never read the learner's globals
 (the Keras layer gets its ``data_format`` and ``dtype`` explicitly).
+
+The predictions of Part 3 carry no points: :func:`reveal_predictions`.
 """
 
 from __future__ import annotations
@@ -250,6 +252,42 @@ def judge_torch_kernel(data, cases, hidden):
     for case, row in zip(cases, rows, strict=True):
         _check_kernel(verdicts, case, row.get("kernel"))
     return verdicts.findings()
+
+
+# --- Part 3: predictions (no points) -------------------------------------------------------
+
+
+def prediction_cases():
+    """The calls of Part 3: ``{key: (description, call, why)}``; every data_format explicit,
+    so a learner's global ``keras.config`` cannot change what is revealed."""
+    from convclinic.runtime import import_keras
+
+    layers = import_keras().layers
+
+    def conv_on(shape, data_format):
+        return lambda: layers.Conv2D(8, 3, data_format=data_format)(np.zeros(shape, dtype="float32"))
+
+    return {
+        "a": ("channels_first layer, NCHW data", conv_on((1, 3, 28, 28), "channels_first"),
+              "the formats agree: 3 channels, 28 x 28 -> 26 x 26, filters on axis 1 "
+              "(on a CPU this needs TensorFlow's oneDNN path, which the course turns on)"),
+        "b": ("channels_last layer (the default), NCHW data", conv_on((1, 3, 28, 28), "channels_last"),
+              "silently wrong: 28 'channels', a 3 x 28 'image' -> 1 x 26, no error at all"),
+        "c": ("channels_first layer, NHWC data", conv_on((1, 28, 28, 3), "channels_first"),
+              "silently wrong: 28 'channels', a 28 x 3 'image' -> 26 x 1"),
+        "d": ("channels_first layer, NHWC grayscale", conv_on((1, 28, 28, 1), "channels_first"),
+              "the 'image' is 28 x 1 and a 3 x 3 kernel does not fit: 'Computed output size would be "
+              "zero or negative ... kernel shape=(3, 3, 28, 8)', which never mentions the data format"),
+        "e": ("data_format='NCHW'", conv_on((1, 3, 28, 28), "NCHW"),
+              "Keras accepts only 'channels_first' or 'channels_last'"),
+    }
+
+
+def reveal_predictions(predictions):
+    """The locked cell under Part 3: reveal TensorFlow's answers once all are predicted."""
+    from convclinic.judging.predictions import reveal
+
+    return reveal(predictions, prediction_cases())
 
 
 PARTS = tuple(register(part) for part in (

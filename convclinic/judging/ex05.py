@@ -10,6 +10,9 @@
   model as data (:mod:`convclinic.judging.models`); the judge rebuilds it
   (:func:`convclinic.judging.truth.rebuild_model`: ``safe_mode``, default
   ``keras.config``) and reads its layers and shapes.
+
+The predictions of Part 3 (Keras 3 against Keras 2) carry no points:
+:func:`reveal_predictions`.
 """
 
 from __future__ import annotations
@@ -199,6 +202,54 @@ def judge_keras3(data, cases, hidden):
     for shape, row in zip(cases, rows, strict=True):
         _check_keras3(verdicts, shape, row)
     return verdicts.findings()
+
+
+# --- Part 3: predictions (no points) -------------------------------------------------------
+
+
+def declared_model(library):
+    """Conv2D(32, 3) on a declared (28, 28, 1) input, in Keras 3 (keras) or Keras 2 (tf_keras)."""
+    return library.Sequential([
+        library.Input((28, 28, 1)),
+        library.layers.Conv2D(32, 3, activation="relu", data_format="channels_last"),
+    ])
+
+
+def prediction_cases():
+    """The calls of Part 3: ``{key: (description, call, why)}``."""
+    import numpy as np
+    import tf_keras
+
+    from convclinic.runtime import import_keras
+
+    keras = import_keras()
+
+    def model_on(library, shape):
+        return lambda: declared_model(library)(np.zeros(shape, dtype="float32"))
+
+    def padding_on(library):
+        return lambda: library.layers.Conv2D(8, 3, padding="invalid")(np.zeros((1, 28, 28, 1), "float32"))
+
+    return {
+        "a": ("Keras 3, (1, 100, 100)", model_on(keras, (1, 100, 100)),
+              "Keras 3 models add the missing trailing axis when the declared one is 1, and do not "
+              "enforce height and width: 100 - 3 + 1 = 98"),
+        "b": ("Keras 2, (1, 100, 100)", model_on(tf_keras, (1, 100, 100)),
+              "Keras 2 checks the declared shape: expected shape=(None, 28, 28, 1)"),
+        "c": ("Keras 3, 3 channels", model_on(keras, (2, 28, 28, 3)),
+              "the channel axis IS enforced: expected axis -1 to have value 1"),
+        "d": ("Keras 3, padding='invalid'", padding_on(keras),
+              "Keras 3 validates the padding name in the constructor"),
+        "e": ("Keras 2, padding='invalid'", padding_on(tf_keras),
+              "Keras 2 validates the padding name too (older tutorials claim it 'will usually build')"),
+    }
+
+
+def reveal_predictions(predictions):
+    """The locked cell under Part 3: reveal what Keras 3 and Keras 2 do once all are predicted."""
+    from convclinic.judging.predictions import reveal
+
+    return reveal(predictions, prediction_cases())
 
 
 PARTS = tuple(register(part) for part in (
