@@ -16,11 +16,14 @@ example counts are kept moderate for the same reason.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from convclinic.diagnosis import CAUSES, Report, diagnose
 from convclinic.runtime import import_keras
+
+pytestmark = pytest.mark.slow  # TensorFlow at import
 
 keras = import_keras()
 tf_keras = import_keras(legacy=True)
