@@ -68,7 +68,18 @@ def error_text(record, what):
         return f"{what} is not answered yet (replace `raise NotImplementedError()`)"
     if name == "NameError":
         return f"{what} raised NameError: {str(record.get('detail', ''))[:MAX_DETAIL]}; run your answer cell first"
-    return f"{what} raised {name}: {str(record.get('detail', ''))[:MAX_DETAIL]}"
+    text = f"{what} raised {name}: {str(record.get('detail', ''))[:MAX_DETAIL]}"
+    if name == "KeyError":
+        text += " (a lookup table of known cases? compute the answer from the arguments)"
+    return text
+
+
+def hint_of(error):
+    """The hidden-case hint of an :func:`error_text` sentence: what raised, without the details."""
+    hint = error.split(":")[0]
+    if "(a lookup table" in error:
+        hint += " (a lookup table of known cases? compute the answer from the arguments)"
+    return hint
 
 
 class Verdicts:

@@ -26,6 +26,7 @@ from convclinic.judging.casework import (
     as_array,
     call,
     error_text,
+    hint_of,
     read_array,
     records,
 )
@@ -124,7 +125,7 @@ def _layout_mistakes(source, target_axes):
 def _check_layout(verdicts, index, what, record, source, axes, axes_text, dtype):
     error = error_text(record, what)
     if error:
-        verdicts.fail(index, error, error.split(":")[0])
+        verdicts.fail(index, error, hint_of(error))
         return
     got = read_array(record)
     if got is None:
@@ -218,8 +219,8 @@ def _check_kernel(verdicts, case, record):
     kernel = read_array(record)
     if error or kernel is None:
         error = error or "torch_kernel_to_keras did not return an array"
-        verdicts.fail(0, error, error.split(":")[0])
-        verdicts.fail(1, error, error.split(":")[0])
+        verdicts.fail(0, error, hint_of(error))
+        verdicts.fail(1, error, hint_of(error))
         return
     expected_shape = (kernel_h, kernel_w, in_channels, out_channels)
     named = [m for m, wrong in _kernel_mistakes(weight)

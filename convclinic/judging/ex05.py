@@ -17,7 +17,7 @@ The predictions of Part 3 (Keras 3 against Keras 2) carry no points:
 
 from __future__ import annotations
 
-from convclinic.judging.casework import Verdicts, call, error_text, records
+from convclinic.judging.casework import Verdicts, call, error_text, hint_of, records
 from convclinic.judging.core import Part, register
 from convclinic.judging.models import layers_of, record_model
 
@@ -80,7 +80,7 @@ def _check_growth(verdicts, count, row):
     if pairs is None or error:
         text = error or "the calls could not be read"
         for index in range(3):
-            verdicts.fail(index, text, text.split(":")[0])
+            verdicts.fail(index, text, hint_of(text))
         return
     grown = {name for name, enable in pairs if enable}
     missing = [name for name in expected if name not in grown]
@@ -167,7 +167,7 @@ def _check_keras3(verdicts, shape, row):
     error = error_text(built, "build_model")
     if error:
         for index in range(3):
-            verdicts.fail(index, error, error.split(":")[0])
+            verdicts.fail(index, error, hint_of(error))
         return
     recorded = built.get("value") if isinstance(built, dict) else None
     warned = row.get("warnings")

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from convclinic.judging.casework import Verdicts, call, error_text, records
+from convclinic.judging.casework import Verdicts, call, error_text, hint_of, records
 from convclinic.judging.core import Part, register
 from convclinic.judging.ex06_model import FIX_MODEL_PART
 
@@ -128,7 +128,7 @@ def judge_causes(data, cases, hidden):
         error = error_text(answer, "name_the_cause")
         got = answer.get("value") if isinstance(answer, dict) else None
         if error:
-            verdicts.fail(index, error, error.split(":")[0])
+            verdicts.fail(index, error, hint_of(error))
         elif not isinstance(got, str) or got.strip().lower() != label:
             first = message.splitlines()[0][:120] if message else ""
             verdicts.fail(index, f"name_the_cause({first!r}) returned {got!r}, expected {label!r}: "
@@ -230,7 +230,7 @@ def judge_features(data, cases, hidden):
         got = row.get("value")
         if error or not isinstance(got, int):
             error = error or "flatten_features did not return a whole number"
-            verdicts.fail(3, error, error.split(":")[0])
+            verdicts.fail(3, error, hint_of(error))
             continue
         if got == truth:
             continue

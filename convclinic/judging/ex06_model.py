@@ -9,7 +9,8 @@ step on the prepared images.
 
 A case is ``[n, seed]``: the images are ``default_rng(seed).integers(0, 256,
 (n, 28, 28), uint8)`` on both sides (``[12, 0]`` are the notebook's
-``raw_images``). The kernel records ``prepare``'s arrays and the model
+``raw_images``). A channels_first answer (``(n, 1, 28, 28)`` into a model whose
+layers are channels_first) is accepted too. The kernel records ``prepare``'s arrays and the model
 (:func:`convclinic.judging.models.record_model`); the judge rebuilds the model
 (:func:`convclinic.judging.truth.rebuild_model`: ``safe_mode``, default
 ``keras.config``), reads its layers and compile config, and trains it one step
@@ -20,7 +21,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from convclinic.judging.casework import Verdicts, as_array, call, error_text, read_array, records
+from convclinic.judging.casework import (
+    Verdicts,
+    as_array,
+    call,
+    error_text,
+    hint_of,
+    read_array,
+    records,
+)
 from convclinic.judging.core import Part
 from convclinic.judging.models import layers_of, record_model
 
@@ -47,7 +56,7 @@ def collect_fix(answers, cases):
 
 
 REQUIREMENTS = (
-    "prepare gives a float batch (n, 28, 28, 1) for any number n of images",
+    "prepare gives a float batch with a channel axis, (n, 28, 28, 1), for any number n of images",
     "prepare keeps every pixel in its place (scaling is fine)",
     "build_fixed_model is compiled like the broken model: Adam, SparseCategoricalCrossentropy(from_logits=True)",
     "the layers keep their roles: a 3x3 Conv2D with 16 filters that keeps 28 x 28, MaxPooling2D, Flatten, "
@@ -75,13 +84,14 @@ def _check_prepared(verdicts, case, record):
     got = read_array(record)
     if error or got is None:
         error = error or "prepare did not return an array"
-        verdicts.fail(0, error, error.split(":")[0])
+        verdicts.fail(0, f"{error} (for {count} images: prepare must work for any number of images)",
+                      f"{hint_of(error)}: prepare must work for any number of images")
         return None
     if got.shape[:1] != (count,):
         why = "prepare must work for any number of images: never assume the batch size"
         verdicts.fail(0, f"prepare of {count} images gave shape {got.shape}: {why}", why)
         return None
-    if got.shape != (count, SIDE, SIDE, 1):
+    if got.shape not in ((count, SIDE, SIDE, 1), (count, 1, SIDE, SIDE)):
         why = "the model needs a channel axis: (n, 28, 28, 1), e.g. images[..., np.newaxis]"
         verdicts.fail(0, f"prepare of {count} images gave shape {got.shape}, expected {(count, SIDE, SIDE, 1)}: "
                          f"{why}", why)
@@ -90,7 +100,7 @@ def _check_prepared(verdicts, case, record):
         why = "fixing the shape is not enough: cast to float32 (uint8 fails in Conv2D)"
         verdicts.fail(0, f"the prepared dtype is {got.dtype}: {why}", why)
         return None
-    if not _pixels_in_place(images(case), got[..., 0]):
+    if not _pixels_in_place(images(case), got.reshape(count, SIDE, SIDE)):
         why = "the pixels moved or were lost: keep each pixel where it is (dividing by 255 is fine)"
         verdicts.fail(1, f"prepare of {count} images: {why}", why)
         return None
@@ -192,7 +202,7 @@ def judge_fix(data, cases, hidden):
             error = str(problem)
     if model is None:
         for index in (2, 3, 4):
-            verdicts.fail(index, error, error.split(":")[0])
+            verdicts.fail(index, error, hint_of(error))
         return verdicts.findings()
     _check_compile(verdicts, recorded)
     _check_roles(verdicts, model)

@@ -1,0 +1,128 @@
+"""Run fixture answer cells of an assignment through its judged parts, in this process.
+
+Used by ``tests/test_judging_ex04.py`` .. ``ex06.py``: a fixture cell (the complete
+source of one answer cell, see ``tests/grading/harness.py``) is executed in a fresh
+namespace holding what the assignment's setup cell defines (``np``, ``tf``,
+``keras``, ``layers``), then the part graded by that answer cell collects its
+visible cases and the hidden cases of the master's test cell, and judges them.
+The release's test cells are run in a real kernel by :func:`run_test_cells`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+import json
+import pathlib
+import re
+
+import nbformat
+
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
+HIDDEN = re.compile(r"check\.hidden\(\s*\"([^\"]+)\",\s*(.*)\)\s*$", re.DOTALL)
+
+
+def master(assignment):
+    return nbformat.read(str(ROOT / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
+
+
+def release(assignment):
+    return nbformat.read(str(ROOT / "exercises" / assignment / f"{assignment}.ipynb"), as_version=4)
+
+
+def hidden_cases(assignment):
+    """{grade_id: hidden cases} parsed from the master's test cells (``ast.literal_eval``)."""
+    found = {}
+    for cell in master(assignment).cells:
+        source = cell.source
+        if "### BEGIN HIDDEN TESTS" not in source:
+            continue
+        block = source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0].strip()
+        match = HIDDEN.match(block)
+        assert match, f"hidden block is not one check.hidden call: {block[:200]}"
+        found[match.group(1)] = ast.literal_eval(match.group(2))
+    return found
+
+
+def fixtures(assignment, kind):
+    """[(answer_id, case, source)] of ``submitted-<kind>``: one level (``<answer_id>.cell``)
+    or two (``<answer_id>/<case>.cell``)."""
+    base = FIXTURES / assignment / f"submitted-{kind}"
+    result = []
+    for path in sorted(base.rglob("*.cell")):
+        relative = path.relative_to(base)
+        answer_id = relative.parts[0].removesuffix(".cell")
+        result.append((answer_id, path.stem, path.read_text()))
+    return result
+
+
+def part_id(answer_id):
+    return answer_id.removesuffix("-answer")
+
+
+def namespace():
+    from convclinic.runtime import import_keras, import_tensorflow
+
+    keras = import_keras()
+    import numpy as np
+
+    return {"np": np, "tf": import_tensorflow(), "keras": keras, "layers": keras.layers}
+
+
+def judge_cell(source, grade_id, hidden):
+    """(visible findings, hidden findings) of ``grade_id`` for an answer cell ``source``."""
+    from convclinic.judging import core
+    from convclinic.judging.kernel import quiet
+    from convclinic.judging.truth import default_keras_config
+
+    part = core.get_part(grade_id)
+    names = namespace()
+    with quiet(), default_keras_config():
+        exec(compile(source, f"<{grade_id}-answer>", "exec"), names)  # noqa: S102 - fixture code
+        visible = core.collect_answers(part, names, part.visible)
+        found_hidden = core.collect_answers(part, names, hidden)
+        # the envelopes (already encoded) travel as JSON text between kernel and judge
+        visible, found_hidden = (json.loads(json.dumps(e)) for e in (visible, found_hidden))
+        return (core.judge_stage(part, visible, part.visible, hidden=False),
+                core.judge_stage(part, found_hidden, hidden, hidden=True))
+
+
+def failed_text(findings):
+    return " | ".join(f.message for f in findings if not f.ok)
+
+
+def synthetic_notebook(assignment, answers):
+    """The release's setup cell, then for each ``(answer_id, source)`` that answer and the
+    release's test cell of its part (hidden block already stripped by nbgrader)."""
+    notebook = release(assignment)
+    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
+    result = copy.deepcopy(notebook)
+    result.cells = [copy.deepcopy(cells["setup"])]
+    for answer_id, source in answers:
+        result.cells.append(nbformat.v4.new_code_cell(source))
+        result.cells.append(copy.deepcopy(cells[part_id(answer_id)]))
+    return result
+
+
+def run_test_cells(assignment, answers, timeout=600):
+    """Execute :func:`synthetic_notebook` in a real kernel; the stdout of each test cell, in order."""
+    from nbclient import NotebookClient
+
+    notebook = synthetic_notebook(assignment, answers)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(ROOT)}})
+    with contextlib.chdir(ROOT):
+        client.execute()
+    outputs = []
+    for cell in notebook.cells[2::2]:
+        text = "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream"
+                       and out.name == "stdout")
+        outputs.append(text)
+    return outputs
+
+
+def fixture_path(assignment, kind, answer_id, case):
+    return pathlib.Path(FIXTURES / assignment / f"submitted-{kind}" / answer_id / f"{case}.cell")
