@@ -31,6 +31,7 @@ def real_ones_convolution(size, kernel, stride, dilation, padding):
     return np.asarray(layer(np.ones((1, size, size, 1), "float32")))[0, :, :, 0]
 
 
+@pytest.mark.slow
 def test_lesson02_same_padding_6x6_stride2_matches_tf():
     """Lesson 02: the coverage map of 6x6, k=3, s=2, same is TF's [[9,9,6],[9,9,6],[6,6,4]]."""
     figure = plots.ConvFigure()
@@ -40,37 +41,48 @@ def test_lesson02_same_padding_6x6_stride2_matches_tf():
     assert coverage.tolist() == [[9, 9, 6], [9, 9, 6], [6, 6, 4]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: "-".join(map(str, s)))
 def test_output_map_equals_a_real_convolution_of_ones(setting):
     """The shade of each output cell (taps on real pixels) equals Keras' ones-conv-ones output."""
     size, kernel, stride, dilation, padding = setting
-    geometry = plots.conv_geometry(size, size, kernel, stride, dilation, padding)
-    coverage = plots._coverage(geometry)
-    assert coverage.tolist() == real_ones_convolution(*setting).tolist()
+    geometry = shapes.conv_geometry(size, size, kernel, stride, dilation, padding)
+    expected = real_ones_convolution(*setting).tolist()
+    assert [list(row) for row in geometry.coverage] == expected
+    assert plots.coverage_image(geometry).tolist() == expected
+    figure = plots.ConvFigure()
+    figure.update(size, size, kernel, stride, dilation, padding)
+    assert np.asarray(figure.output_image.get_array()).tolist() == expected
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: "-".join(map(str, s)))
 def test_geometry_agrees_with_shapes(setting):
     """Padding split and output size come from convclinic.shapes (rules 2-4)."""
     size, kernel, stride, dilation, padding = setting
-    geometry = plots.conv_geometry(size, size + 1, kernel, stride, dilation, padding)
+    geometry = shapes.conv_geometry(size, size + 1, kernel, stride, dilation, padding)
+    assert isinstance(geometry, shapes.ConvGeometry)
     expected_pad = (shapes.same_padding(size, kernel, stride, dilation),
                     shapes.same_padding(size + 1, kernel, stride, dilation)) \
         if padding == "same" else ((0, 0), (0, 0))
-    assert geometry["pad"] == expected_pad
-    assert geometry["out"] == (shapes.conv_output_size(size, kernel, stride, padding, dilation),
-                               shapes.conv_output_size(size + 1, kernel, stride, padding, dilation))
-    assert geometry["error"] is None
+    assert geometry.pad == expected_pad
+    assert geometry.out == (shapes.conv_output_size(size, kernel, stride, padding, dilation),
+                            shapes.conv_output_size(size + 1, kernel, stride, padding, dilation))
+    assert geometry.k_eff == (shapes.effective_kernel_size(kernel, dilation),) * 2
+    assert geometry.error is None and geometry.ok
 
 
 def test_refused_settings_have_no_output_and_say_why():
     """A kernel larger than the input, or stride with dilation: out is 0 and the error is kept."""
-    too_big = plots.conv_geometry(28, 28, 30)
-    assert too_big["out"] == (0, 0)
-    assert "zero or negative" in too_big["error"]
-    both = plots.conv_geometry(28, 28, 3, 2, 2)
-    assert both["out"] == (0, 0)
-    assert "dilation_rate" in both["error"]
+    too_big = shapes.conv_geometry(28, 28, 30)
+    assert too_big.out == (0, 0) and not too_big.ok and too_big.kernel_too_big
+    assert "zero or negative" in too_big.error
+    both = shapes.conv_geometry(28, 28, 3, 2, 2)
+    assert both.out == (0, 0) and not both.kernel_too_big
+    assert "dilation_rate" in both.error
+    zero = shapes.conv_geometry(28, 28, 0)
+    assert zero.out == (0, 0) and zero.k_eff == (0, 0) and "strictly positive" in zero.error
+    word = shapes.conv_geometry(28, 28, 3, padding=1)
+    assert word.out == (0, 0) and "ZeroPadding2D" in word.error
 
 
 def test_padding_is_hatched_at_the_bottom_right_only():
@@ -94,12 +106,13 @@ def test_taps_are_marked_with_glyphs_not_only_colour():
     image = np.asarray(figure.input_image.get_array())[..., :3]
     cell = image.shape[0] // 8
     black = np.all(image == 0, axis=-1)
-    orange = np.all(image == np.round(plots._TAP * 255).astype(np.uint8), axis=-1)
+    orange = np.all(image == np.round(plots.paint.TAP * 255).astype(np.uint8), axis=-1)
     first_tap = (slice(0, cell), slice(0, cell))
     assert black[first_tap].any() and orange[first_tap].any()
     assert not orange[7 * cell:, 7 * cell:].any()
 
 
+@pytest.mark.slow
 def test_output_panel_reports_a_failed_result_in_words():
     """With a failed ProbeResult the output panel hides the map and names the error and phase."""
     result = probe((1, 28, 28, 1), kernel_size=30)

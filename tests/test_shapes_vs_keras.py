@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from convclinic import shapes
 from convclinic.runtime import import_keras
 
-keras = import_keras()
+# every test here calls the real Keras: the fast loop (-m "not slow") skips the module
+pytestmark = pytest.mark.slow
 
 EXAMPLES = 2000
 OUTCOMES = {"shape": 0, "error": 0}
@@ -48,6 +49,7 @@ def conv_settings(draw):
 def keras_outcome(setting):
     """Output shape from a real Conv2D, or the exception class Keras raised."""
     arguments = {k: v for k, v in setting.items() if k != "input_shape"}
+    keras = import_keras()
     try:
         layer = keras.layers.Conv2D(**arguments)
         output = layer(np.zeros(setting["input_shape"], dtype="float32"))

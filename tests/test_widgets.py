@@ -3,7 +3,10 @@
 No browser: the tests set control values (through ``set`` and through the
 controls themselves, as a learner's slider would) and read the widgets'
 kernel-side traits. The expected text is computed here by building a Keras
-Conv2D directly, not through convclinic.probe.
+Conv2D (or a ``keras.Input`` model) directly, not through convclinic.probe;
+the array's shape is built here too, independently of convclinic.widgets.
+Every test builds a real Keras layer, so the module is slow (no TensorFlow
+in the fast loop).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import pytest
 
 from convclinic import shapes
 from convclinic.runtime import clean_message, import_keras
-from convclinic.widgets import CONTROL_NAMES, ConvExplorer, input_shape_for, rule_text
+from convclinic.shapes import rule_text
+from convclinic.widgets import CONTROL_NAMES, ConvExplorer
+
+pytestmark = pytest.mark.slow
 
 ALL_CONTROLS = CONTROL_NAMES
 
@@ -36,9 +42,42 @@ def direct_readout(input_shape, dtype="float32", legacy=False, **settings):
     return f"Output shape: {tuple(int(v) for v in output.shape)}"
 
 
+def direct_model_readout(input_shape, declared, dtype="float32", legacy=False, **settings):
+    """What keras.Input(declared) -> Conv2D as a model does with the array: the expected readout."""
+    keras = import_keras(legacy=legacy)
+    try:
+        layer = keras.layers.Conv2D(name="conv2d", **settings)
+    except Exception as error:  # noqa: BLE001 - the real error is the expected value
+        return f"{type(error).__name__} (at construct): {clean_message(error)}"
+    try:
+        model = keras.Sequential([keras.Input(shape=declared, name="input"), layer],
+                                 name="model")
+    except Exception as error:  # noqa: BLE001
+        return f"{type(error).__name__} (at build): {clean_message(error)}"
+    try:
+        output = model(np.ones(input_shape, dtype=dtype))
+    except Exception as error:  # noqa: BLE001
+        return f"{type(error).__name__} (at call): {clean_message(error)}"
+    return f"Output shape: {tuple(int(v) for v in output.shape)}"
+
+
+def array_shape(values):
+    """The array the explorer must build, written out here by hand (not convclinic's code)."""
+    layout = values["input_layout"] or (
+        values["data_format"] if values["data_format"] in ("channels_last", "channels_first")
+        else "channels_last")
+    named = {"batch": values["batch"], "h": values["height"], "w": values["width"],
+             "channel": values["channels"]}
+    order = ("batch", "h", "w", "channel") if layout == "channels_last" \
+        else ("batch", "channel", "h", "w")
+    full = tuple(named[name] for name in order)
+    kept = tuple(named[name] for name in order if name not in values["drop_axes"])
+    return kept, full[1:]
+
+
 BASE = dict(height=28, width=28, channels=1, batch=1, filters=8, kernel_size=3, strides=1,
             dilation_rate=1, padding="valid", data_format="channels_last", dtype="float32",
-            drop_axes=())
+            drop_axes=(), input_layout=None, feed_to="layer")
 
 CASES = {
     # valid settings
@@ -72,15 +111,30 @@ CASES = {
     "kernel-zero": dict(kernel_size=0),
     "strides-zero": dict(strides=0),
     "filters-zero": dict(filters=0),
+    # input_layout: the array's layout, independent of the layer's data_format (lesson 04)
+    "nhwc-array-into-channels-first-layer": dict(data_format="channels_first",
+                                                 input_layout="channels_last", channels=3),
+    "nchw-array-into-channels-last-layer": dict(input_layout="channels_first", channels=3),
+    "nchw-array-into-channels-first-layer": dict(data_format="channels_first",
+                                                 input_layout="channels_first", channels=3),
+    # feed_to="model": keras.Input for the full image, then the Conv2D (lessons 01, 05)
+    "model-gray-missing-channel": dict(feed_to="model", drop_axes=("channel",)),
+    "model-rgb-missing-channel": dict(feed_to="model", channels=3, drop_axes=("channel",)),
+    "model-missing-batch": dict(feed_to="model", drop_axes=("batch",)),
+    "model-kernel-too-big": dict(feed_to="model", kernel_size=30),
+    "model-uint8": dict(feed_to="model", dtype="uint8"),
+    "model-nhwc-into-channels-first": dict(feed_to="model", data_format="channels_first",
+                                           input_layout="channels_last", channels=3),
 }
 
 
-def expected_for(values):
-    shape = input_shape_for(values["height"], values["width"], values["channels"],
-                            values["batch"], values["data_format"], values["drop_axes"])
+def expected_for(values, legacy=False):
+    shape, declared = array_shape(values)
     settings = {key: values[key] for key in
                 ("filters", "kernel_size", "strides", "dilation_rate", "padding", "data_format")}
-    return shape, direct_readout(shape, values["dtype"], **settings)
+    if values["feed_to"] == "model":
+        return shape, direct_model_readout(shape, declared, values["dtype"], legacy, **settings)
+    return shape, direct_readout(shape, values["dtype"], legacy, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +162,8 @@ def test_failing_cases_really_fail_and_valid_ones_really_work(explorer):
         "dtype-uint8", "dtype-int32", "missing-batch-axis", "missing-channel-axis",
         "missing-both-axes",
         "padding-invalid-word", "padding-int-pytorch-habit", "data-format-NCHW", "kernel-zero",
-        "strides-zero", "filters-zero"}}
+        "strides-zero", "filters-zero", "model-rgb-missing-channel", "model-missing-batch",
+        "model-kernel-too-big"}}
     for name, change in CASES.items():
         _, expected = expected_for(dict(BASE, **change))
         assert expected.startswith("Output shape:") == (name not in failing), (name, expected)
@@ -335,3 +390,106 @@ def test_readout_escapes_only_what_html_needs():
     assert html.unescape(explorer.readout.value) == explorer.readout_text
     explorer.close()
     assert explorer.view.comm is None
+
+
+# --- input_layout and feed_to: the array's layout, and a bare layer or a keras.Input model ---
+
+
+def test_input_layout_nhwc_array_into_a_channels_first_layer():
+    """Lesson 04's silent mismatch: an NHWC image read as NCHW gives (1, 8, 26, 1), no error."""
+    explorer = ConvExplorer(data_format="channels_first", input_layout="channels_last",
+                            channels=3)
+    assert explorer.input_shape == (1, 28, 28, 3)
+    assert explorer.readout_text == "Output shape: (1, 8, 26, 1)"
+    assert explorer.readout_text == direct_readout((1, 28, 28, 3), filters=8, kernel_size=3,
+                                                   data_format="channels_first")
+    # the drawing shows the 28 x 3 "image" the layer really reads
+    caption = html.unescape(explorer.caption.value)
+    assert "input 28\u00d73" in caption and "output 26\u00d71 (1, 8, 26, 1)" in caption
+
+
+def test_input_layout_defaults_to_the_layers_data_format():
+    """Without input_layout the array follows data_format (no mismatch), as before."""
+    explorer = ConvExplorer(data_format="channels_first", channels=3, plot=False)
+    assert explorer.values["input_layout"] is None and explorer.input_layout == "channels_first"
+    assert explorer.input_shape == (1, 3, 28, 28)
+    assert explorer.readout_text == "Output shape: (1, 8, 26, 26)"
+    with pytest.raises(ValueError, match="NCHW"):
+        ConvExplorer(input_layout="NCHW", plot=False)
+    with pytest.raises(ValueError, match="feed_to"):
+        explorer.set(feed_to="graph")
+
+
+def test_feed_to_model_adds_the_missing_channel_axis_of_a_gray_image():
+    """Lesson 01: keras.Input((28, 28, 1)) then Conv2D accepts a (1, 28, 28) array (Keras 3)."""
+    explorer = ConvExplorer(feed_to="model", channels=1, drop_axes=("channel",), plot=False)
+    assert explorer.input_shape == (1, 28, 28)
+    assert explorer.layer_input == (None, 28, 28, 1)
+    expected = direct_model_readout((1, 28, 28), (28, 28, 1), filters=8, kernel_size=3)
+    assert explorer.readout_text == expected == "Output shape: (1, 26, 26, 8)"
+    bare = ConvExplorer(feed_to="layer", channels=1, drop_axes=("channel",), plot=False)
+    assert "min_ndim=4" in bare.readout_text  # the bare layer refuses the same array
+    rule = html.unescape(explorer.rule.value)
+    assert rule.startswith("The model's Conv2D is built on keras.Input's shape (None, 28, 28, 1)")
+    assert "Predicted output shape: (None, 26, 26, 8)" in rule
+
+
+def test_feed_to_model_refuses_a_gray_image_for_an_rgb_model():
+    """Lesson 01: a model declared for RGB refuses (1, 28, 28): no axis can be added."""
+    explorer = ConvExplorer(feed_to="model", channels=3, drop_axes=("channel",), plot=False)
+    expected = direct_model_readout((1, 28, 28), (28, 28, 3), filters=8, kernel_size=3)
+    assert explorer.readout_text == expected
+    assert expected.startswith("ValueError (at call): Invalid input shape")
+
+
+def test_feed_to_model_under_keras_2():
+    """legacy=True builds the model with tf_keras; the readout equals a direct tf_keras model.
+
+    On this stack Keras 2 ALSO adds the missing trailing axis of a gray image
+    (channels=1), and refuses the RGB case with its input-spec message.
+    """
+    gray = ConvExplorer(feed_to="model", channels=1, drop_axes=("channel",), legacy=True,
+                        plot=False)
+    expected = direct_model_readout((1, 28, 28), (28, 28, 1), legacy=True, filters=8,
+                                    kernel_size=3)
+    assert gray.readout_text == expected
+    rgb = ConvExplorer(feed_to="model", channels=3, drop_axes=("channel",), legacy=True,
+                       plot=False)
+    expected = direct_model_readout((1, 28, 28), (28, 28, 3), legacy=True, filters=8,
+                                    kernel_size=3)
+    assert rgb.readout_text == expected and not expected.startswith("Output shape")
+
+
+def test_model_input_fixes_the_declaration_keras_2_checks_height_and_width():
+    """Lesson 05: a model declared for 28x28 fed 100x100: Keras 3 runs it, Keras 2 refuses."""
+    for legacy in (False, True):
+        explorer = ConvExplorer(feed_to="model", model_input=(28, 28, 1), height=100, width=100,
+                                legacy=legacy, plot=False)
+        expected = direct_model_readout((1, 100, 100, 1), (28, 28, 1), legacy=legacy,
+                                        filters=8, kernel_size=3)
+        assert explorer.readout_text == expected
+        assert expected.startswith("Output shape") == (not legacy)
+
+
+def test_a_learner_switches_input_layout_and_feed_to_with_the_dropdowns():
+    """The two new controls work through their widgets, as a learner's clicks would."""
+    explorer = ConvExplorer(controls=ALL_CONTROLS, channels=3)
+    controls = explorer.controls
+    assert controls["input_layout"].value == "as_data_format"
+    controls["data_format"].value = "channels_first"
+    assert explorer.input_shape == (1, 3, 28, 28)
+    controls["input_layout"].value = "channels_last"
+    assert explorer.values["input_layout"] == "channels_last"
+    assert explorer.readout_text == "Output shape: (1, 8, 26, 1)"
+    controls["input_layout"].value = "as_data_format"
+    assert explorer.values["input_layout"] is None
+    assert explorer.readout_text == "Output shape: (1, 8, 26, 26)"
+    controls["data_format"].value = "channels_last"
+    controls["drop_axes"].value = ("channel",)
+    controls["feed_to"].value = "model"
+    assert explorer.readout_text == direct_model_readout((1, 28, 28), (28, 28, 3), filters=8,
+                                                         kernel_size=3)
+    explorer.set(input_layout="channels_first", feed_to="layer", drop_axes=())
+    assert controls["input_layout"].value == "channels_first"
+    assert controls["feed_to"].value == "layer"
+    assert explorer.input_shape == (1, 3, 28, 28)

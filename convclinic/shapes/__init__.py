@@ -23,6 +23,10 @@ Modules, one idea each:
 
 - :mod:`~convclinic.shapes.rules`: the rules themselves, argument normalisers
   (:func:`pair`), data formats (:data:`DATA_FORMATS`, :func:`layout_permutation`);
+- :mod:`~convclinic.shapes.geometry`: :class:`ConvGeometry`, where the kernel
+  lands (padding, output size, taps, coverage) for the drawings;
+- :mod:`~convclinic.shapes.explain`: :func:`rule_text`, the rules in words
+  with a setting's numbers;
 - :mod:`~convclinic.shapes.stack`: layer specs and :func:`trace`;
 - :mod:`~convclinic.shapes.keras_layers`: :func:`spec_from_layer`, a Keras
   layer read as a spec (duck-typed, no Keras import).
@@ -33,6 +37,8 @@ message a learner can act on.
 
 from __future__ import annotations
 
+from convclinic.shapes.explain import rule_text
+from convclinic.shapes.geometry import ConvGeometry, conv_geometry
 from convclinic.shapes.keras_layers import (
     SAME_SHAPE_LAYERS,
     SameShape,
@@ -103,4 +109,7 @@ __all__ = [
     "TraceStep",
     "Trace",
     "trace",
+    "ConvGeometry",
+    "conv_geometry",
+    "rule_text",
 ]
