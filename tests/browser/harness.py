@@ -286,6 +286,12 @@ def select(root, description, value):
     control(root, description).locator("select").first.select_option(label=str(value))
 
 
+def select_many(root, description, values):
+    """Choose exactly ``values`` (labels) in a multiple-choice list (``SelectMultiple``)."""
+    control(root, description).locator("select").first.select_option(
+        label=[str(value) for value in values])
+
+
 def widget_errors(page):
     """The widget-manager error texts visible in the page, if any."""
     text = page.locator("body").inner_text()
