@@ -1,12 +1,17 @@
-"""The ``convclinic`` command: release exercises and grade a class (grader/README.md).
+"""The ``convclinic`` command: release exercises and grade a class (grader/README.md),
+and diagnose a saved model or a failing script (docs/causes.md).
 
     convclinic release [ASSIGNMENT] [--dest DIR]
     convclinic grade SUBMISSIONS --out OUT [--assignment NAME] [--workers N] [--timeout SECONDS]
+    convclinic diagnose MODEL_FILE --input-shape 1,28,28,1 [--dtype uint8] [--json]
+    convclinic run SCRIPT.py [ARGS...]
 
 Exit status of ``grade``: 0 when the batch completed, whatever the students
 did (their problems are rows and report lines); 1 when the grader itself could
 not run (no sandbox, no masters, unreadable zip...), with a message on stderr;
 2 for a usage error; 130 when interrupted (run the same command again to finish).
+Exit status of ``diagnose``: 0 it runs cleanly, 1 it fails (the report says why), 2 usage
+error (one line). ``run`` exits with the script's own status.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import types
 
 
 def _positive(text):
@@ -75,12 +81,56 @@ def build_parser():
     grade.add_argument("--course-config", metavar="FILE", default=Options.course_config,
                        help="the course's nbgrader config (default: grader/nbgrader_config.py)")
     grade.add_argument("--quiet", action="store_true", help="print only errors")
+    _add_diagnosis_commands(commands)
     return parser
+
+
+def _one_line_error(parser, message):
+    """Usage errors of ``diagnose``/``run``: one line on stderr, exit 2."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
+def _add_diagnosis_commands(commands):
+    diagnose = commands.add_parser(
+        "diagnose", help="load a saved Keras model and name what fails on an input shape",
+        description="Load a saved Keras model (.keras, or .h5) and print convclinic.diagnose's "
+                    "report for an input of the given shape (the causes: docs/causes.md).",
+        epilog="Exit status: 0 it runs cleanly; 1 it fails or looks silently wrong (the report "
+               "says why); 2 usage error (missing or unreadable file, bad shape).")
+    diagnose.add_argument("model_file", metavar="MODEL_FILE", help="a .keras or .h5 file")
+    diagnose.add_argument("--input-shape", required=True, metavar="SHAPE",
+                          help="the input's full shape, batch first, e.g. 1,28,28,1")
+    diagnose.add_argument("--dtype", default="float32", help="the input's dtype (default: float32)")
+    diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
+    run = commands.add_parser(
+        "run", help="run a Python script; a Conv2D error it dies with gets a diagnosis",
+        description="Run SCRIPT as `python SCRIPT ARGS...` would. If it dies with a Conv2D "
+                    "error convclinic recognises, the diagnosis is printed after the traceback.",
+        epilog="Exit status: the script's own.")
+    run.add_argument("script", metavar="SCRIPT", help="the Python script to run")
+    run.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS",
+                     help="arguments passed to the script")
+    for parser in (diagnose, run):
+        parser.error = types.MethodType(_one_line_error, parser)
+
+
+def _diagnosis_command(args):
+    from convclinic.diagnosis.commands import UsageError, diagnose_file, run_script
+
+    try:
+        if args.command == "diagnose":
+            return diagnose_file(args.model_file, args.input_shape, args.dtype, args.json)
+        return run_script(args.script, args.script_args)
+    except UsageError as error:
+        print(f"convclinic {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("diagnose", "run"):
+        return _diagnosis_command(args)
     if args.command == "release":
         from convclinic.release import release  # the exercises' own module: imported lazily
 

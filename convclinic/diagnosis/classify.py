@@ -53,10 +53,10 @@ def gpu_init_failure(ev):
         return None
     return Finding(
         "gpu_init_failure",
-        "cuDNN, the GPU convolution library, failed to initialise. The two usual reasons: the "
-        "GPU memory is already taken (by default TensorFlow maps nearly all of it, so a second "
-        "process or notebook kernel leaves cuDNN none), or the installed CUDA/cuDNN does not "
-        "match the TensorFlow build. Nothing is wrong with the model's shapes.",
+        "cuDNN, the GPU convolution library, failed to initialise: usually the GPU memory is "
+        "already taken, or the installed CUDA/cuDNN does not match the TensorFlow build. By "
+        "default TensorFlow maps nearly all GPU memory, so a second process or notebook kernel "
+        "leaves cuDNN none. Nothing is wrong with the model's shapes.",
         "import tensorflow as tf\n"
         "for gpu in tf.config.list_physical_devices('GPU'):\n"
         "    tf.config.experimental.set_memory_growth(gpu, True)  # before any op runs\n"
@@ -70,9 +70,9 @@ def nchw_unsupported_on_cpu(ev):
     if not parsing.is_nchw_on_cpu(ev.message):
         return None
     text = (
-        f"{layer_phrase(ev.layer)} is channels_first (NCHW). TensorFlow's plain CPU Conv2D "
-        "kernel only supports NHWC; channels_first works on CPU only through oneDNN (on by "
-        "default only on some x86 CPUs, off with TF_ENABLE_ONEDNN_OPTS=0) and only for float32."
+        f"TensorFlow's plain CPU Conv2D kernel only supports NHWC, and {ev.where} is "
+        "channels_first (NCHW). channels_first works on CPU only through oneDNN (on by default "
+        "only on some x86 CPUs, off with TF_ENABLE_ONEDNN_OPTS=0) and only for float32."
     )
     config_fix = fixes.format_config_fix(ev.ctx, "channels_last")
     shape = ev.shape_in
@@ -147,7 +147,8 @@ def stride_dilation_conflict(ev):
         return None
     return Finding(
         "stride_dilation_conflict",
-        f"{ev.where} has strides > 1 AND dilation_rate > 1 ({parsing.after_received(ev.message)})"
+        f"{layer_phrase(ev.layer)} has strides > 1 AND dilation_rate > 1 "
+        f"({parsing.after_received(ev.message)})"
         ". Keras refuses the combination. Keep the dilation with strides=1 and "
         "downsample afterwards (a pooling layer), or drop the dilation.",
         "layers.Conv2D(filters, kernel_size, dilation_rate=2, strides=1)\n"
@@ -167,22 +168,22 @@ def invalid_argument(ev):
         return None
     good = _GOOD_VALUES[argument]
     value = ev.args.get(argument, parsing.received(ev.message))
-    snippet = f"layers.Conv2D(filters=32, kernel_size=3, {argument}={good!r})"
+    snippet = f"layers.Conv2D(filters, kernel_size, {argument}={good!r})"
     if argument == "groups":
         explanation = ("the input's channels are not divisible by groups: each group convolves "
                        "channels/groups of them. Use groups=1, or a groups value that divides "
                        "the channel count.")
-        snippet = "layers.Conv2D(filters, kernel_size, groups=1)"
     elif argument == "filters" and "groups" in ev.message:
         explanation = (f"filters={value!r} is not divisible by groups (or not an integer): "
                        "filters must be a positive integer multiple of groups.")
-        snippet = "layers.Conv2D(filters=32, kernel_size=3)"
     else:
         explanation = (f"{argument}={value!r} is invalid. Conv2D needs strictly positive "
                        "integers, given as one int or a tuple of exactly 2 (height, width).")
-        if argument == "filters":
-            snippet = f"layers.Conv2D(filters={good}, kernel_size=3)"
-    return Finding("invalid_argument", f"{ev.where}: {explanation}", snippet,
+    if argument == "filters":
+        snippet = f"layers.Conv2D(filters={good}, kernel_size=3)"
+    elif argument == "kernel_size":
+        snippet = f"layers.Conv2D(filters, kernel_size={good})"
+    return Finding("invalid_argument", f"{layer_phrase(ev.layer)}: {explanation}", snippet,
                    config_fix=ev.config_fix(argument, good))
 
 

@@ -247,13 +247,13 @@ def _window_rule(failing):
 def too_small(ctx, layer, shape_in):
     step = ctx.predicted_step(layer)
     received = step.input_shape if step is not None and step.input_shape else shape_in
-    detail = f" It receives {received}." if received else ""
+    detail = f": it receives {received}" if received else ""
     shrunk = ""
     if ctx.predicted is not None and ctx.layers and layer and ctx.layers[0].name != layer:
         shrunk = " Earlier layers shrank the input down to this size (see the layer-by-layer shapes)."
     return Finding(
         "spatial_too_small",
-        f"{layer_phrase(layer)} has a window larger than its (padded) input.{detail}"
+        f"{layer_phrase(layer)} has a window larger than its (padded) input{detail}."
         f"{_window_rule(ctx.failing)}{shrunk}",
         f"layers.Conv2D(..., padding='same')  # in {layer or 'that layer'}: out = ceil(n / s)\n"
         "# or a smaller kernel/dilation, fewer strides or pooling earlier, or a larger input",
