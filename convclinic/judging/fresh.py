@@ -1,0 +1,52 @@
+"""A visible case nobody listed: so a table of the visible cases fails the self-check.
+
+A learner who copies the visible cases and their expected values into a lookup
+table passes every listed case and only learns at grading time that the
+function computes nothing. So the visible check of a function part (assignments
+01-03) also runs ONE case drawn when the check runs, marked :data:`FRESH` in
+the part's visible cases.
+
+The draw is reproducible: its seed is a fingerprint of the learner's function
+(its bytecode, constants and names), so the same answer always meets the same
+case and is graded the same way twice, while a table edited to hold the case
+it was shown meets another one. The kernel records the drawn case with the
+answer (:func:`fresh_record`); the judge reads it back strictly
+(:func:`read_fresh`) and computes the truth itself.
+"""
+
+from __future__ import annotations
+
+import random
+import types
+import zlib
+
+FRESH = "fresh"
+
+
+def _fingerprint(code, depth=0):
+    parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and depth < 8:
+            parts.append(_fingerprint(const, depth + 1))
+        else:
+            parts.append(repr(const).encode())
+    return b"\0".join(parts)
+
+
+def draw(function):
+    """A ``random.Random`` seeded by what ``function`` is, not by when it runs."""
+    code = getattr(function, "__code__", None)
+    seed = zlib.crc32(_fingerprint(code)) if isinstance(code, types.CodeType) else 0
+    return random.Random(seed)
+
+
+def fresh_record(case, record):
+    """What the kernel stores for a fresh case: the drawn inputs and the learner's result."""
+    return {"case": list(case), "result": record}
+
+
+def read_fresh(row, read_case):
+    """``(case, record)`` of a fresh row; ``read_case`` validates the inputs (ValueError)."""
+    if not isinstance(row, dict) or not isinstance(row.get("result"), dict):
+        raise ValueError("malformed fresh case")
+    return read_case(row.get("case")), row["result"]
