@@ -114,7 +114,7 @@ def test_taps_are_marked_with_glyphs_not_only_colour():
 
 @pytest.mark.slow
 def test_output_panel_reports_a_failed_result_in_words():
-    """With a failed ProbeResult the output panel hides the map and names the error and phase."""
+    """With a failed probe outcome the output panel hides the map and names the error and phase."""
     result = probe((1, 28, 28, 1), kernel_size=30)
     figure = plots.ConvFigure()
     figure.update(28, 28, 30, result=result)

@@ -142,7 +142,7 @@ class ConvFigure:
     # -- updates -----------------------------------------------------------------------
     def update(self, height=28, width=28, kernel_size=3, strides=1, dilation_rate=1,
                padding="valid", result=None):
-        """Move the artists to a new setting; ``result`` (a ProbeResult) decides the output panel.
+        """Move the artists to a new setting; ``result`` (a probe Outcome) decides the output panel.
 
         When ``result`` is given and failed, the output panel says so in words
         (error type and phase) whatever the arithmetic says.
