@@ -4,9 +4,10 @@ A judged test cell (a master test cell calling ``check("<grade_id>")``, with its
 hidden cases in ``check.hidden("<grade_id>", <literal>)`` inside the hidden block)
 is handled by :class:`~convclinic.grading.sandbox.SandboxedExecute` with these helpers:
 
-- :func:`plan_cell`: what the kernel runs for the cell (:func:`collect_source`: the
-  cell's ``check`` call without the hidden block) and the hidden cases, parsed with
+- :func:`plan_cell`: the part a test cell judges and its hidden cases, parsed with
   ``ast.literal_eval`` (never executed here);
+- :func:`seal_source`, :func:`collect_source`: what the kernel runs before the first cell
+  and instead of each judged test cell (the hidden block never reaches the kernel);
 - :func:`answers_records`: the answers records a cell's outputs carry;
 - :func:`hidden_source`: the one line that collects a part's hidden cases after the
   last cell (its outputs are never stored);
@@ -37,7 +38,6 @@ class JudgedCell:
 
     index: int
     grade_id: str          # the part's id, from check("<id>")
-    visible_source: str    # what the kernel runs instead of the cell (see collect_source)
     hidden_cases: object   # the literal of check.hidden, or None (no hidden block)
     problem: str = ""      # a master problem (unreadable hidden block), for the instructor
 
@@ -88,7 +88,7 @@ def plan_cell(cell, index):
     ids = [i for i in (_check_call(node) for node in ast.walk(tree)) if i]
     if len(ids) != 1:
         return None
-    judged = JudgedCell(index, ids[0], collect_source(ids[0]), None)
+    judged = JudgedCell(index, ids[0], None)
     if hidden.strip():
         try:
             calls = [c for c in (_hidden_call(node) for node in ast.walk(ast.parse(hidden))) if c]
@@ -103,7 +103,8 @@ def plan_cell(cell, index):
 
 def answers_records(outputs, grade_id, stage):
     """(envelope or None, problem): the one answers record of ``grade_id`` at ``stage`` in
-    ``outputs``. Several records (a notebook printing its own) or a malformed one: no envelope."""
+    ``outputs``. Records of other parts are ignored; several records of this part, or an
+    unreadable one (a notebook printing its own), give no envelope and a problem."""
     found, bad = [], 0
     for output in outputs:
         if output.get("output_type") not in ("display_data", "execute_result"):
@@ -118,8 +119,6 @@ def answers_records(outputs, grade_id, stage):
             continue
         if record_id == grade_id and record_stage == stage:
             found.append(envelope)
-        else:
-            bad += 1
     if len(found) == 1 and not bad:
         return found[0], ""
     if not found and not bad:
@@ -128,17 +127,23 @@ def answers_records(outputs, grade_id, stage):
                   "(a forged record): the part scores 0")
 
 
-def collect_source(grade_id):
-    """What the kernel runs for a judged test cell: the cell's ``check("<id>")`` reached through
-    the module, so that a notebook rebinding the name ``check`` changes nothing (the hidden
-    block is never sent; the stored notebook keeps the cell's source)."""
-    return f'__import__("convclinic.judging.kernel", fromlist=["check"]).check({grade_id!r})'
+def seal_source(grade_ids, name):
+    """Run before the first cell (outside the input history): store the kernel's sealed
+    collector (:func:`convclinic.judging.kernel.seal`) under the random builtins ``name``."""
+    return (f'__import__("builtins").__dict__[{name!r}] = '
+            f'__import__("convclinic.judging.kernel", fromlist=["seal"]).seal({list(grade_ids)!r})')
 
 
-def hidden_source(grade_id, cases):
+def collect_source(grade_id, name):
+    """What the kernel runs instead of a judged test cell: the sealed collector on the visible
+    cases (a notebook rebinding ``check`` changes nothing; the hidden block is never sent; the
+    stored notebook keeps the cell's source)."""
+    return f"{name}({grade_id!r})"
+
+
+def hidden_source(grade_id, cases, name):
     """The code that collects ``grade_id``'s hidden ``cases`` in the kernel (after the last cell)."""
-    return (f'__import__("convclinic.judging.kernel", fromlist=["collect_hidden"])'
-            f".collect_hidden({grade_id!r}, {cases!r})")
+    return f"{name}({grade_id!r}, {cases!r})"
 
 
 def judge(judged, visible, hidden, blocked=""):

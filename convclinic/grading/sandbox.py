@@ -30,6 +30,7 @@ import copy
 import json
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -231,13 +232,16 @@ class SandboxedExecute(Execute):
     """nbgrader's ``Execute`` preprocessor, with kernels started in the sandbox.
 
     Judged test cells (:mod:`convclinic.grading.judged`, grader/README.md "How a part
-    is judged"): the kernel gets each such cell WITHOUT its hidden block (the stored
-    notebook keeps the original source), the cell's answers record is kept aside, and
-    after the last cell one extra execution per part collects its hidden cases (those
-    executions' outputs are never stored: the notebook, its display ids and widget
-    state are restored afterwards). This process then judges every part with the real
-    TensorFlow and replaces the test cell's outputs by the verdict; whatever the kernel
-    printed there is discarded. Old-style test cells run as in plain nbgrader.
+    is judged"): before the first cell the kernel gets a sealed collector (pristine
+    references, under a random name); instead of each judged test cell it runs that
+    collector on the visible cases (the hidden block never reaches the kernel; the
+    stored notebook keeps the cell's source), and after the last cell one extra
+    execution per part collects the hidden cases. Those grader executions stay out of
+    the input history and their outputs are never stored (the notebook, its display
+    ids and widget state are restored after each). This process then judges every part
+    with the real TensorFlow and replaces the test cell's outputs by the verdict;
+    whatever the kernel printed there is discarded. Old-style test cells run as in
+    plain nbgrader.
 
     When student code breaks the kernel itself:
 
@@ -256,6 +260,7 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
         self._judged = {i: j for i, j in ((i, judging.plan_cell(c, i)) for i, c in enumerate(nb.cells)) if j}
+        self._sealed = "_convclinic_" + secrets.token_hex(8)  # never in the input history
         scans = tamper.scan(nb)
         NOTES.extend(tamper.notes(scans))
         self._blocked = tamper.delegated_names(scans) if self._judged else {}
@@ -265,12 +270,15 @@ class SandboxedExecute(Execute):
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
+        if index == 0 and self._judged:
+            self._side_execution(judging.seal_source(sorted({j.grade_id for j in self._judged.values()}),
+                                                     self._sealed), index)
         judged = self._judged.get(index)
         original = cell.source
         if judged:
-            cell.source = judged.visible_source  # hidden cases never reach the kernel here
+            cell.source = judging.collect_source(judged.grade_id, self._sealed)
         try:
-            cell, resources = self._run_cell(cell, resources, index)
+            cell, resources = self._run_cell(cell, resources, index, history=not judged)
         finally:
             cell.source = original
         if judged:
@@ -279,13 +287,17 @@ class SandboxedExecute(Execute):
             self._collect_hidden(index)
         return cell, resources
 
-    def _run_cell(self, cell, resources, index):
+    def _run_cell(self, cell, resources, index, history=True):
         if getattr(self, "_stopped", None):
             if cell.cell_type == "code":
                 cell.outputs = [_error_output(NOT_RUN, self._stopped)]
             return cell, resources
         try:
-            cell, resources = super().preprocess_cell(cell, resources, index)
+            if history:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            else:  # a judged cell: the grader's line stays out of In/_ih
+                self._check_assign_resources(resources)
+                cell, resources = self.execute_cell(cell, index, store_history=False), self.resources
         except DeadKernelError:
             cell.outputs.append(_error_output(
                 KERNEL_DIED, "the Python kernel died while running this cell "
@@ -313,27 +325,34 @@ class SandboxedExecute(Execute):
     def _timed_out(cell):
         return any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_NAMES for o in cell.outputs)
 
-    def _collect_hidden(self, index):
-        """After the last cell: one execution per part collects its hidden cases. Nothing they
-        output is kept: the cells, notebook metadata and widget state are restored."""
-        todo = [j for j in self._judged.values() if j.hidden_cases is not None]
-        if not todo or self._stopped:
-            return
+    def _side_execution(self, source, index):
+        """Run grader code in the kernel, outside the notebook: its outputs (returned) are never
+        stored; the cells, notebook metadata and widget state are restored after it. None when
+        the kernel died or stopped answering."""
         saved = copy.deepcopy((self.nb.cells, self.nb.metadata, self.widget_state, self.widget_buffers))
+        probe = NotebookNode(cell_type="code", metadata=NotebookNode(), outputs=[], execution_count=None,
+                             source=source)
         try:
-            for judged in todo:
-                probe = NotebookNode(cell_type="code", metadata=NotebookNode(), outputs=[], execution_count=None,
-                                     source=judging.hidden_source(judged.grade_id, judged.hidden_cases))
-                try:
-                    self.execute_cell(probe, index, store_history=False)
-                except DeadKernelError:
-                    break
-                if self._timed_out(probe) and not self._kernel_answers():
-                    break
-                self._hidden[judged.grade_id] = judging.answers_records(probe.outputs, judged.grade_id, "hidden")
+            self.execute_cell(probe, index, store_history=False)
+        except DeadKernelError:
+            return None
         finally:
             self.nb.cells, self.nb.metadata, self.widget_state, self.widget_buffers = saved
             self._display_id_map = {}
+        if self._timed_out(probe) and not self._kernel_answers():
+            return None
+        return probe.outputs
+
+    def _collect_hidden(self, index):
+        """After the last cell: one side execution per part collects its hidden cases."""
+        for judged in self._judged.values():
+            if judged.hidden_cases is None or self._stopped:
+                continue
+            outputs = self._side_execution(
+                judging.hidden_source(judged.grade_id, judged.hidden_cases, self._sealed), index)
+            if outputs is None:
+                return
+            self._hidden[judged.grade_id] = judging.answers_records(outputs, judged.grade_id, "hidden")
 
     def _decide(self, nb):
         """Judge every judged cell here (never in the kernel) and set its outputs to the verdict."""

@@ -163,8 +163,10 @@ def _read_notebook(path):
 
 def compare_with_release(notebook, release, master=None):
     """Notes on what a student changed that nbgrader will undo: edited locked cells (restored
-    from the master), deleted test cells (put back), duplicated graded cells (only the first
-    copy is graded). ``release`` is the student version nbgrader generated from the master."""
+    from the master), locked cells converted to another cell type, deleted test cells (put
+    back), duplicated graded cells (only the first copy is graded). ``release`` is the student
+    version nbgrader generated from the master; a locked cell identical to it (or to the
+    master) is never reported."""
     notes = []
 
     def meta(cell):
@@ -189,6 +191,10 @@ def compare_with_release(notebook, release, master=None):
         grade_id = meta(cell).get("grade_id")
         original = released.get(grade_id)
         if original is None or not meta(original).get("locked"):
+            continue
+        if cell.cell_type != original.cell_type:
+            kind = "test cell" if meta(original).get("grade") else "locked cell"
+            notes.append(f"{kind} '{grade_id}' was converted to {cell.cell_type}: restored from the master")
             continue
         if cell.source.strip() not in (original.source.strip(), mastered.get(grade_id)):
             edited.add(grade_id)

@@ -31,6 +31,7 @@ HOOK_ATTRS = {"register", "post_run_cell", "pre_run_cell", "post_execute", "pre_
 EXIT_CALLS = {"_exit", "abort", "kill", "killpg"}
 PATCHED_MODULES = {"np", "numpy", "keras", "tf", "tensorflow", "layers", "convclinic", "builtins",
                    "math", "sys", "os", "IPython", "check"}
+DUNDERS = {"__code__", "__call__", "__defaults__", "__kwdefaults__", "__globals__", "__dict__", "__class__"}
 _HISTORY_NAME = re.compile(r"^_i\d+$")
 
 
@@ -105,7 +106,7 @@ def _attempts(tree):
 def _attribute(node, found):
     if node.attr in FRAME_ATTRS:
         found.append("reads the caller's frame (inspect/f_back/f_locals)")
-    elif isinstance(node.ctx, ast.Store | ast.Del) and _root(node) in PATCHED_MODULES:
+    elif isinstance(node.ctx, ast.Store | ast.Del) and (_root(node) in PATCHED_MODULES or node.attr in DUNDERS):
         found.append(f"patches {ast.unparse(node)}")
     elif node.attr in HOOK_ATTRS and _root(node) not in (None, "layers", "keras", "model"):
         if node.attr != "register" or "events" in ast.unparse(node):
@@ -173,7 +174,7 @@ def notes(scans):
     for result in scans:
         if result.delegation:
             lines.append(f"{result.label} {', '.join(result.delegation)} (answers must not use convclinic): "
-                         "the parts it answers score 0")
+                         "any part it answers scores 0")
         if result.attempts:
             lines.append(f"tamper attempt: {result.label} {'; '.join(result.attempts)} "
                          "(grades are decided outside the student's kernel)")

@@ -141,6 +141,51 @@ def collect_hidden(grade_id, cases):
     _emit(grade_id, "hidden", envelope)
 
 
+def seal(grade_ids):
+    """Grading mode, run by the grader BEFORE the first cell: a collector holding pristine
+    references (the parts, the collect and record functions, the display function, the
+    answers stash), so that a notebook rebinding or patching names later (``check``,
+    ``convclinic.judging.*`` attributes, ``Check.__call__``) changes nothing it collects.
+
+    ``collector(grade_id)`` collects the visible cases (a test cell); ``collector(grade_id,
+    cases)`` the hidden ones (after the last cell). The grader stores it under a random
+    builtins name, sent outside the input history.
+    """
+    from IPython import get_ipython
+    from IPython.display import publish_display_data
+
+    parts = {}
+    for grade_id in grade_ids:
+        try:
+            parts[grade_id] = core.get_part(grade_id)
+        except Exception:  # noqa: BLE001 - an unknown part is judged (and failed) by the grader
+            pass
+    shell = get_ipython()
+    namespace = shell.user_ns if shell is not None else {}
+    collect_answers, collect_from, make_record, silence = (
+        core.collect_answers, core.collect_from, core.make_record, quiet)
+    mime, stash = core.MIME, {}
+
+    def collector(grade_id, cases=None):
+        part = parts.get(grade_id)
+        if part is None:
+            return
+        with silence():
+            if cases is None:
+                stash[grade_id] = {name: namespace[name] for name in part.names if name in namespace}
+                envelope = collect_answers(part, namespace, part.visible)
+            else:
+                answers = stash.get(grade_id)
+                if answers is not None and all(name in answers for name in part.names):
+                    envelope = collect_from(part, answers, cases)
+                else:
+                    envelope = collect_answers(part, namespace, cases)
+        publish_display_data({mime: make_record(grade_id, "visible" if cases is None else "hidden", envelope),
+                              "text/plain": f"[answers collected for {grade_id}]"})
+
+    return collector
+
+
 # --- fakes shared by parts -------------------------------------------------------------------
 
 
