@@ -22,7 +22,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere: `python benchmarks/gpu_check.py`
 
-from convclinic import hardware  # noqa: E402  (after the path fix; imports no TensorFlow)
+from convclinic import gpu  # noqa: E402  (after the path fix; imports no TensorFlow)
+from convclinic.runtime import clean_message  # noqa: E402
 
 
 def result_path(argv):
@@ -48,7 +49,7 @@ def conv_forward_backward(tf, keras, data_format, device):
             float(loss)  # wait for the device
     except Exception as error:  # noqa: BLE001 - the real error is the result
         return {"ok": False, "error_type": type(error).__name__,
-                "message": hardware.keras_message(error)[:2000]}
+                "message": clean_message(error)[:2000]}
     return {
         "ok": True,
         "input_shape": list(shape),
@@ -62,8 +63,8 @@ def conv_forward_backward(tf, keras, data_format, device):
 def main(argv=sys.argv):
     started = time.perf_counter()
     # 1. memory growth FIRST: TensorFlow accepts it only before its first op
-    growth = hardware.enable_memory_growth()
-    report = hardware.gpu_report()
+    growth = gpu.enable_memory_growth()
+    report = gpu.gpu_report()
     print(report)
     print("memory growth:", growth)
 
@@ -93,7 +94,7 @@ def main(argv=sys.argv):
     if report.has_gpu:
         for growth_in_first in (False, True):
             key = "contention_growth" if growth_in_first else "contention_default"
-            result[key] = hardware.gpu_memory_contention(hog_memory_growth=growth_in_first)
+            result[key] = gpu.gpu_memory_contention(hog_memory_growth=growth_in_first)
             print(f"{key}:", json.dumps(result[key], indent=2, default=str))
     else:
         result["contention"] = "skipped: no GPU"

@@ -11,12 +11,18 @@ Taught in lesson 04 (``notebooks/04-data-format.ipynb``):
   convolution kernels between PyTorch's ``(out, in, kh, kw)`` and Keras'
   ``(kh, kw, in, out)`` layouts;
 - :func:`reference_conv2d` computes a convolution with plain NumPy
-  (PyTorch's conventions: NCHW input, ``(out, in, kh, kw)`` kernel), an
-  independent check that a ported kernel gives the same numbers in Keras;
+  (PyTorch's conventions: NCHW input, ``(out, in, kh, kw)`` kernel, a
+  cross-correlation like ``torch.nn.functional.conv2d``), an independent
+  check that a ported kernel gives the same numbers in Keras; the course's
+  only NumPy reference convolution (exercise 04's judge uses it too);
 - :func:`keras_json_demo` shows where the global default data format comes
-  from (``keras.json``) without touching the learner's own file.
+  from (``keras.json``) without touching the learner's own file, and
+  :func:`channels_first_on_cpu` what oneDNN changes; both run in a fresh
+  process (:func:`convclinic.snippets.run_snippet`).
 
-Pure NumPy: importing this module does not import TensorFlow.
+The data formats themselves (:data:`convclinic.shapes.DATA_FORMATS`, the
+axis permutations) belong to :mod:`convclinic.shapes`. Importing this module
+does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -28,9 +34,21 @@ import textwrap
 
 import numpy as np
 
-DATA_FORMATS = ("channels_last", "channels_first")
-NHWC_TO_NCHW = (0, 3, 1, 2)
-NCHW_TO_NHWC = (0, 2, 3, 1)
+from convclinic.shapes import layout_permutation, normalize_data_format, split_shape
+from convclinic.snippets import run_snippet
+
+__all__ = [
+    "nhwc_to_nchw",
+    "nchw_to_nhwc",
+    "axes_as_read",
+    "torch_kernel_to_keras",
+    "keras_kernel_to_torch",
+    "reference_conv2d",
+    "keras_json_demo",
+    "channels_first_on_cpu",
+]
+
+#: PyTorch's ``(out, in, kh, kw)`` kernel axes -> Keras' ``(kh, kw, in, out)``, and back.
 TORCH_TO_KERAS_KERNEL = (2, 3, 1, 0)
 KERAS_TO_TORCH_KERNEL = (3, 2, 0, 1)
 
@@ -44,12 +62,14 @@ def _rank4(array, what):
 
 def nhwc_to_nchw(images):
     """(batch, height, width, channels) -> (batch, channels, height, width). Lesson 04."""
-    return np.transpose(_rank4(images, "an NHWC image batch"), NHWC_TO_NCHW)
+    nhwc = _rank4(images, "an NHWC image batch")
+    return np.transpose(nhwc, layout_permutation("channels_last", "channels_first"))
 
 
 def nchw_to_nhwc(images):
     """(batch, channels, height, width) -> (batch, height, width, channels). Lesson 04."""
-    return np.transpose(_rank4(images, "an NCHW image batch"), NCHW_TO_NHWC)
+    nchw = _rank4(images, "an NCHW image batch")
+    return np.transpose(nchw, layout_permutation("channels_first", "channels_last"))
 
 
 def axes_as_read(shape, data_format="channels_last"):
@@ -61,13 +81,10 @@ def axes_as_read(shape, data_format="channels_last"):
     >>> axes_as_read((1, 28, 28, 3), "channels_first")
     {'batch': 1, 'channels': 28, 'height': 28, 'width': 3}
     """
-    data_format = str(data_format).lower()
-    if data_format not in DATA_FORMATS:
-        raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
-    batch, a, b, c = (int(v) for v in shape)
-    if data_format == "channels_last":
-        return {"batch": batch, "channels": c, "height": a, "width": b}
-    return {"batch": batch, "channels": a, "height": b, "width": c}
+    batch, (height, width), channels = split_shape(
+        tuple(int(v) for v in shape), normalize_data_format(data_format)
+    )
+    return {"batch": batch, "channels": channels, "height": height, "width": width}
 
 
 def torch_kernel_to_keras(kernel):
@@ -89,11 +106,15 @@ def reference_conv2d(images_nchw, weight_oihw, bias=None, stride=1):
 
     ``images_nchw`` is (batch, in, height, width), ``weight_oihw`` is
     (out, in, kh, kw), like ``torch.nn.functional.conv2d``; the result is
-    (batch, out, out_height, out_width). Like every deep-learning framework
-    it computes a cross-correlation (the kernel is not flipped).
+    (batch, out, out_height, out_width), in float64. Like every deep-learning
+    framework it computes a cross-correlation (the kernel is not flipped):
+    with the defaults (no bias, stride 1) it is what PyTorch's
+    ``F.conv2d(x, weight)`` returns.
 
     Written with explicit loops over the kernel positions so that it shares
-    no code with TensorFlow: lesson 04 uses it to check a ported kernel.
+    no code with TensorFlow: lesson 04 uses it to check a ported kernel, and
+    exercise 04's judge to check the learner's converted kernel without
+    needing PyTorch.
     """
     images = _rank4(images_nchw, "images (batch, in, height, width)").astype(np.float64)
     weight = _rank4(weight_oihw, "a weight (out, in, kh, kw)").astype(np.float64)
@@ -142,12 +163,10 @@ def keras_json_demo(image_data_format="channels_first", timeout=120):
     Lesson 04, "The global default: keras.json". The learner's own
     ``~/.keras/keras.json`` is never touched: the child process gets
     ``KERAS_HOME`` pointing at a temporary folder holding a new keras.json.
-    Returns ``(keras_json_text, SnippetResult)``; ``result.value`` holds the
+    Returns ``(keras_json_text, Outcome)``; the outcome's ``value`` holds the
     default format the child saw and the output shape of ``Conv2D(8, 3)`` on
     an NHWC image ``(1, 28, 28, 3)``.
     """
-    from convclinic.hardware import run_snippet
-
     with tempfile.TemporaryDirectory(prefix="convclinic-keras-home-") as keras_home:
         config = {
             "floatx": "float32",
@@ -179,9 +198,7 @@ def channels_first_on_cpu(onednn=True, dtype="float32", timeout=180):
     once, when TensorFlow is imported, so it can only be shown in a new
     process. With oneDNN off TensorFlow's own CPU kernel refuses NCHW
     ("The Conv2D op currently only supports the NHWC tensor format on the CPU").
-    Returns a :class:`convclinic.hardware.SnippetResult`.
+    Returns a :class:`convclinic.outcome.Outcome` (``env``, ``error_type``, ``stderr``...).
     """
-    from convclinic.hardware import run_snippet
-
     code = CHANNELS_FIRST_SNIPPET.format(dtype=dtype)
     return run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"}, timeout=timeout)

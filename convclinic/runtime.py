@@ -4,10 +4,13 @@ TensorFlow's C++ runtime writes log lines to stderr at import time and on the
 first op (oneDNN notice, "Could not find cuda drivers", "failed call to
 cuInit", "All log messages before absl::InitializeLog()"). In a notebook they
 appear as red stderr output, and nbgrader gives ZERO points to a test cell
-with any stderr output (see shared/PITFALLS.md). Every part of the course
-imports TensorFlow through :func:`import_tensorflow` / :func:`import_keras`.
+with any stderr output. Every part of the course imports TensorFlow through
+:func:`import_tensorflow` / :func:`import_keras`, or through
+:func:`import_tensorflow_without_op` where GPU settings must still change.
+:func:`stderr_silenced` is the file-descriptor redirect they share.
 
-Lesson 05 shows these lines on purpose, in a subprocess.
+Lesson 05 shows these lines on purpose, in a subprocess
+(:func:`convclinic.snippets.tensorflow_log_lines`).
 """
 
 from __future__ import annotations
@@ -71,8 +74,12 @@ def headline(error):
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null (C++ writes bypass sys.stderr)."""
+def stderr_silenced():
+    """Send file descriptor 2 to /dev/null inside a ``with`` block.
+
+    TensorFlow's C++ runtime writes to the file descriptor directly, bypassing
+    ``sys.stderr``, so redirecting ``sys.stderr`` alone would not catch it.
+    """
     try:
         sys.stderr.flush()
     except Exception:  # noqa: BLE001 - a closed or odd stderr must not stop the import
@@ -110,10 +117,25 @@ def import_tensorflow():
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     quiet_environment()
-    with _stderr_silenced():
+    with stderr_silenced():
         import tensorflow as tf
 
         tf.constant(0.0) + 1.0  # the first op prints the cuInit line: keep it here
+    return tf
+
+
+def import_tensorflow_without_op():
+    """Import and return ``tensorflow`` quietly WITHOUT running an op.
+
+    :func:`import_tensorflow` runs one op (to flush the log lines), after which
+    a GPU's memory growth can no longer be set. Lesson 05's GPU checks
+    (:mod:`convclinic.gpu`) import TensorFlow through this function instead.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    quiet_environment()
+    with stderr_silenced():
+        import tensorflow as tf
     return tf
 
 
@@ -123,7 +145,7 @@ def import_keras(legacy=False):
     name = "tf_keras" if legacy else "keras"
     if name in sys.modules:
         return sys.modules[name]
-    with _stderr_silenced():
+    with stderr_silenced():
         import importlib
 
         module = importlib.import_module(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convclinic import formats
+from convclinic import formats, shapes
 
 
 def random_batch(shape, seed=0):
@@ -34,8 +34,16 @@ def test_axes_as_read_channels_first_reads_an_nhwc_image_as_28_channels():
     assert formats.axes_as_read((1, 28, 28, 3), "channels_last") == {
         "batch": 1, "channels": 3, "height": 28, "width": 28,
     }
-    with pytest.raises(ValueError, match="data_format"):
+    with pytest.raises(ValueError, match="'NCHW' is TensorFlow's op name; Keras calls it 'channels_first'"):
         formats.axes_as_read((1, 28, 28, 3), "NCHW")
+    assert formats.axes_as_read((1, 3, 28, 28), "Channels_First")["channels"] == 3
+
+
+def test_layout_conversion_uses_the_permutations_of_shapes():
+    images = random_batch((2, 5, 7, 3))
+    forward = shapes.layout_permutation("channels_last", "channels_first")
+    np.testing.assert_array_equal(formats.nhwc_to_nchw(images), np.transpose(images, forward))
+    assert formats.nhwc_to_nchw(images).shape == shapes.permute_shape(images.shape, forward)
 
 
 def test_kernel_conversion_is_a_transpose_and_inverts():
@@ -87,3 +95,15 @@ def test_reference_conv2d_refuses_mismatched_channels_and_oversized_kernels():
         formats.reference_conv2d(np.zeros((1, 3, 8, 8)), np.zeros((4, 2, 3, 3)))
     with pytest.raises(ValueError, match="larger than the image"):
         formats.reference_conv2d(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)))
+
+
+def test_reference_conv2d_computes_what_pytorch_conv2d_computes_by_default():
+    """The defaults (no bias, stride 1) are ``F.conv2d(x, weight)``: exercise 04's judge relies on
+    it. Checked against an independent formulation over sliding windows, in float64."""
+    images = random_batch((2, 3, 9, 8), seed=4)
+    weight = random_batch((4, 3, 3, 2), seed=5)
+    windows = np.lib.stride_tricks.sliding_window_view(images.astype(np.float64), (3, 2), axis=(2, 3))
+    expected = np.einsum("ncijkl,ockl->noij", windows, weight.astype(np.float64))
+    result = formats.reference_conv2d(images, weight)
+    assert result.dtype == np.float64 and result.shape == (2, 4, 7, 7)
+    np.testing.assert_allclose(result, expected, rtol=1e-12)

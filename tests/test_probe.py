@@ -11,8 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from convclinic.probe import make_input, probe
+from convclinic import shapes
+from convclinic.outcome import Outcome
+from convclinic.probe import PHASES, explain_phase, keras_trace, make_input, probe
 from convclinic.runtime import clean_message, import_keras, strip_ansi
+
+pytestmark = pytest.mark.slow  # the probe runs a real Keras Conv2D
 
 keras = import_keras()
 
@@ -48,7 +52,9 @@ CASES = [
 def test_probe_reports_what_keras_does(input_shape, kwargs, phase):
     result = probe(input_shape, **kwargs)
     kind, value = direct(input_shape, **kwargs)
-    assert result.phase == phase
+    assert isinstance(result, Outcome)
+    assert result.phase == phase and (phase is None or phase in PHASES)
+    assert result.input_shape == input_shape and result.settings["name"] == "conv2d"
     if kind == "ok":
         assert result.ok and result.output_shape == value
         assert result.error_type is None
@@ -71,7 +77,8 @@ def test_probe_on_a_given_array_and_keep_output():
     result = probe(x=x, filters=1, kernel_size=3, strides=2, padding="same", keep_output=True,
                    kernel_initializer="ones", use_bias=False)
     assert result.output_shape == (2, 3, 3, 1)
-    np.testing.assert_allclose(result.output[0, :, :, 0], [[9, 9, 6], [9, 9, 6], [6, 6, 4]])
+    np.testing.assert_allclose(result.value[0, :, :, 0], [[9, 9, 6], [9, 9, 6], [6, 6, 4]])
+    assert probe(x=x, filters=1).value is None  # the output is kept only when asked
 
 
 def test_probe_legacy_uses_keras_2():
@@ -84,6 +91,43 @@ def test_probe_legacy_uses_keras_2():
 def test_make_input_is_deterministic():
     np.testing.assert_array_equal(make_input((2, 3)), make_input((2, 3)))
     assert make_input((1, 4, 4, 1), "uint8").dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    "settings, phase",
+    [
+        (dict(input_shape=(1, 28, 28, 1), padding="invalid"), "construct"),
+        (dict(input_shape=(28, 28, 1)), "build"),
+        (dict(input_shape=(1, 28, 28, 1), dtype="uint8"), "call"),
+    ],
+)
+def test_explain_phase_names_the_phase_probe_found(settings, phase):
+    result = probe(**settings)
+    assert result.phase == phase
+    assert str(result).startswith(f"input {result.input_shape} -> ValueError at {phase}: ")
+    assert explain_phase(result).startswith(f"ValueError at {phase}: ")
+    assert explain_phase(probe((1, 28, 28, 1))).startswith("No error: output shape (1, 26, 26, 8)")
+
+
+def test_keras_trace_names_the_first_failing_layer_like_the_arithmetic_trace():
+    layers = [keras.layers.Conv2D(16, 3, strides=2, name=f"conv_{i}") for i in range(5)]
+    real = keras_trace(layers, (None, 28, 28, 1))
+    arithmetic = shapes.trace([shapes.Conv2D(16, 3, strides=2, name=f"conv_{i}") for i in range(5)],
+                              (None, 28, 28, 1))
+    assert isinstance(real, shapes.Trace)
+    assert real.failed_layer == arithmetic.failed_layer == "conv_3"
+    assert [s.output_shape for s in real.steps[:3]] == [s.output_shape for s in arithmetic.steps[:3]]
+    assert "Computed output size would be zero or negative" in real.error
+    fine = keras_trace([keras.layers.Conv2D(4, 3)], (2, 8, 8, 1))
+    assert fine.ok and fine.output_shape == (2, 6, 6, 4)
+
+
+def test_clean_message_cuts_keras2_wrappers():
+    text = (
+        "Exception encountered when calling layer 'conv2d' (type Conv2D).\n\n"
+        "The real problem.\n\nCall arguments received by layer 'conv2d' (type Conv2D):\n  • x"
+    )
+    assert clean_message(text) == "The real problem."
 
 
 def test_strip_ansi_and_clean_message():

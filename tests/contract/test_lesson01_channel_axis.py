@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
-from convclinic.lessons import attempt, grayscale_images
+from convclinic.outcome import attempt
+from convclinic.pictures import grayscale_images
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
 
@@ -210,7 +211,7 @@ def test_lesson01_uint8_into_model_is_cast(keras, gray_model):
     assert keras.Input(shape=(28, 28, 1)).dtype == "float32"
     outcome = attempt(gray_model, grayscale_images()[..., None])
     assert outcome.ok, outcome
-    assert outcome.shape == (4, 26, 26, 8)
+    assert outcome.output_shape == (4, 26, 26, 8)
     assert outcome.value.dtype == "float32"
 
 

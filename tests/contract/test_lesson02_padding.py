@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from convclinic import shapes
-from convclinic.lessons import attempt
+from convclinic.outcome import attempt
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
 

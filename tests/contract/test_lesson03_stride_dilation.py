@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from convclinic import shapes
-from convclinic.lessons import attempt, keras_trace
-from convclinic.probe import probe
+from convclinic.outcome import attempt
+from convclinic.probe import keras_trace, probe
 from convclinic.runtime import clean_message, import_keras
 
 
@@ -52,7 +52,7 @@ def test_lesson03_skip_connection_works_for_28(keras):
     """Lesson 03, section 'Stride: floor arithmetic': same padding, stride 2, UpSampling2D(2): a skip connection works for 28 (-> 14 -> 28)."""
     outcome = skip_connection(keras, 28)
     assert outcome.ok, outcome
-    assert outcome.shape == (None, 28, 28, 16)
+    assert outcome.output_shape == (None, 28, 28, 16)
 
 
 def test_lesson03_skip_connection_breaks_for_27(keras):

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from convclinic import formats
-from convclinic.hardware import run_snippet
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
+from convclinic.snippets import run_snippet
 
 CPU_NHWC_ONLY = "The Conv2D op currently only supports the NHWC tensor format on the CPU"
 

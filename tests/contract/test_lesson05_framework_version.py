@@ -2,7 +2,7 @@
 
 Each test pins one statement the lesson makes about TensorFlow/Keras, against the
 installed stack. When an upgrade changes a behaviour, the failing test names the
-section of the lesson to rewrite. The seed-article table is tested row by row.
+section of the lesson to rewrite. The claims table (convclinic.claims) is tested row by row.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from convclinic import hardware
+from convclinic import claims, gpu, snippets, versions
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
 
@@ -24,10 +24,10 @@ def keras():
 
 
 def claim(key):
-    """Run one seed claim under both Kerases."""
-    found = [c for c in hardware.SEED_CLAIMS if c.key == key]
+    """Run one claim of the older-tutorials table under both Kerases."""
+    found = [c for c in claims.CLAIMS if c.key == key]
     assert found, key
-    return hardware.side_by_side(found[0].scenario)
+    return versions.side_by_side(found[0].scenario)
 
 
 # --- Which Keras is this? ---------------------------------------------------------------
@@ -46,7 +46,7 @@ def test_lesson05_tf_keras_attribute_is_keras3_and_tf_keras_package_is_keras2(ke
 def test_lesson05_tf_use_legacy_keras_makes_tf_keras_keras2():
     """Lesson 05, section 'Which Keras is this?': with TF_USE_LEGACY_KERAS=1 set before
     TensorFlow is imported, `tf.keras` is the tf_keras package (Keras 2)."""
-    result = hardware.run_snippet(
+    result = snippets.run_snippet(
         "import tensorflow as tf\nresult = tf.keras.layers.Conv2D.__module__",
         env={"TF_USE_LEGACY_KERAS": "1"},
     )
@@ -133,9 +133,9 @@ def test_lesson05_bare_layer_format_mismatch_is_silent_in_both():
 
 
 def test_lesson05_table_covers_every_seed_claim():
-    """Lesson 05, section 'The article says / Keras 3.15 does': the table lists every seed claim
+    """Lesson 05, section 'The article says / Keras 3.15 does': the table lists every claim
     that FACTS.md checks (Examples 1-3, the stride claim, the data-format claims)."""
-    keys = {c.key for c in hardware.SEED_CLAIMS}
+    keys = {c.key for c in claims.CLAIMS}
     assert keys == {
         "example1_build", "example1_call", "example2_invalid_padding", "big_stride",
         "example3_build", "example3_mismatch", "channels_first_cpu", "bare_layer_mismatch",
@@ -149,7 +149,7 @@ def test_lesson05_input_shape_warning_text_and_once_per_location(keras):
     """Lesson 05, section 'The input_shape= warning': passing input_shape= to Conv2D emits a
     UserWarning 'Do not pass an `input_shape`/`input_dim` argument to a layer', issued from inside
     Keras (base_conv.py), so the default filter shows it once for three layers."""
-    shown = hardware.count_input_shape_warnings(3)
+    shown = versions.count_input_shape_warnings(3)
     assert len(shown) == 1
     assert shown[0].category is UserWarning
     assert "Do not pass an `input_shape`/`input_dim` argument to a layer" in str(shown[0].message)
@@ -224,19 +224,29 @@ def test_lesson05_call_failures_name_the_layer_class(keras):
 
 def test_lesson05_tensorflow_writes_cpp_log_lines_to_stderr():
     """Lesson 05, section 'The lines on stderr': at TF_CPP_MIN_LOG_LEVEL=0 a fresh TensorFlow
-    writes the oneDNN notice, 'Could not find cuda drivers' and 'failed call to cuInit' (the
-    first op) to stderr on this CPU-only machine."""
-    text = "\n".join(hardware.tensorflow_log_lines("0"))
+    writes the oneDNN notice and the CPU-instructions line at import, then, at the first op, what
+    its GPU search found: 'Could not find cuda drivers' and 'failed call to cuInit' on a machine
+    without an NVIDIA driver (the course machine), 'Created device .../device:GPU:0 with ... MB
+    memory' where it sees a GPU, 'failed call to cuInit' or 'Cannot dlopen some GPU libraries'
+    where the driver lists a GPU that TensorFlow cannot use."""
+    text = "\n".join(snippets.tensorflow_log_lines("0"))
     assert "oneDNN custom operations are on" in text
-    assert "Could not find cuda drivers on your machine" in text
-    assert "failed call to cuInit" in text
     assert "This TensorFlow binary is optimized to use available CPU instructions" in text
+    report = gpu.gpu_report()
+    if report.has_gpu:
+        assert "Created device /job:localhost/replica:0/task:0/device:GPU:0 with" in text
+        assert "failed call to cuInit" not in text
+    elif report.driver_gpus:
+        assert "failed call to cuInit" in text or "Cannot dlopen some GPU libraries" in text
+    else:
+        assert "Could not find cuda drivers on your machine" in text
+        assert "failed call to cuInit" in text
 
 
 def test_lesson05_log_level_3_does_not_silence_the_import_lines():
     """Lesson 05, section 'The lines on stderr': TF_CPP_MIN_LOG_LEVEL=3 hides the cuInit error
     but NOT the lines written at import (oneDNN notice)."""
-    text = "\n".join(hardware.tensorflow_log_lines("3"))
+    text = "\n".join(snippets.tensorflow_log_lines("3"))
     assert "oneDNN custom operations are on" in text
     assert "failed call to cuInit" not in text
 
@@ -244,7 +254,7 @@ def test_lesson05_log_level_3_does_not_silence_the_import_lines():
 def test_lesson05_runtime_import_writes_nothing_on_stderr():
     """Lesson 05, section 'The lines on stderr': importing TensorFlow and Keras through
     convclinic.runtime (and running an op) writes nothing on stderr."""
-    result = hardware.run_snippet(
+    result = snippets.run_snippet(
         "from convclinic.runtime import import_keras, import_tensorflow\n"
         "tf = import_tensorflow()\nkeras = import_keras()\n"
         "result = float(tf.reduce_sum(tf.ones((2, 2))))"
@@ -269,14 +279,33 @@ def test_lesson05_memory_growth_cannot_change_after_initialisation():
         tf.config.experimental.set_memory_growth(tf.config.list_physical_devices("CPU")[0], True)
 
 
-def test_lesson05_no_gpu_is_said_plainly_on_a_cpu_machine():
-    """Lesson 05, section 'The GPU case': on a machine without a GPU, gpu_report() and
-    enable_memory_growth() say 'No GPU' instead of failing."""
-    report = hardware.gpu_report()
-    if report.has_gpu:
-        pytest.skip("this machine has a GPU: benchmarks/gpu_check.py covers the GPU case")
-    assert str(report).startswith(f"TensorFlow {report.tensorflow_version}: No GPU")
-    assert str(hardware.enable_memory_growth()).startswith("No GPU: nothing to do")
+GPU_FACTS = """
+from convclinic import gpu
+report = gpu.gpu_report()
+growth = gpu.enable_memory_growth()
+result = {"report": str(report), "gpus": report.gpus, "driver_gpus": report.driver_gpus,
+          "growth": str(growth), "growth_gpus": growth.gpus, "enabled": growth.enabled,
+          "too_late": growth.too_late}
+"""
+
+
+def test_lesson05_gpu_report_and_memory_growth_say_what_this_machine_has():
+    """Lesson 05, section 'The GPU case': in a fresh Python (no op run yet) gpu_report() names the
+    GPUs TensorFlow sees and enable_memory_growth() turns growth on for every one of them; on a
+    machine where TensorFlow sees no GPU both say 'No GPU' instead of failing."""
+    facts = snippets.run_snippet(GPU_FACTS)
+    assert facts.ok, facts.message
+    facts = facts.value
+    if facts["gpus"]:
+        assert f"sees {len(facts['gpus'])} GPU(s): " in facts["report"]
+        assert facts["enabled"] == facts["growth_gpus"] and not facts["too_late"], facts["growth"]
+        assert facts["growth"].startswith("Memory growth is on for ")
+    else:
+        assert ": No GPU" in facts["report"]
+        assert facts["growth"].startswith("No GPU: nothing to do")
+        assert facts["enabled"] == []
+        if facts["driver_gpus"]:
+            assert "although the driver lists" in facts["report"]
 
 
 # --- Reporting a framework bug / Predict, then check -----------------------------------------
@@ -292,7 +321,7 @@ def test_lesson05_minimal_reproducer_keras_input_build_with_batch_one():
         model.build((1, 28, 28, 1))
         return "built"
 
-    outcomes = hardware.side_by_side(reproducer)
+    outcomes = versions.side_by_side(reproducer)
     assert outcomes["Keras 2"].ok
     assert outcomes["Keras 3"].error_type == "ValueError"
     assert "You cannot build it with input_shape (1, 28, 28, 1)" in outcomes["Keras 3"].message
@@ -306,7 +335,7 @@ def test_lesson05_predict_kernel_larger_than_image_messages_differ():
     def kernel_larger_than_image(keras):
         return keras.layers.Conv2D(16, 30)(np.zeros((1, 28, 28, 1), "float32")).shape
 
-    outcomes = hardware.side_by_side(kernel_larger_than_image)
+    outcomes = versions.side_by_side(kernel_larger_than_image)
     keras2, keras3 = outcomes["Keras 2"], outcomes["Keras 3"]
     assert keras2.error_type == keras3.error_type == "ValueError"
     assert "due to downsampling" in keras2.message and "kernel" not in keras2.message
