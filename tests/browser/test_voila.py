@@ -10,6 +10,8 @@ gives, including its errors.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -75,6 +77,21 @@ def direct_keras(channels, layout, data_format, drop, feed, height=28, width=28,
         return error
 
 
+CAPTION = ".convclinic-caption"
+
+
+def wait_text(locator, fragment, timeout=30.0):
+    """Poll an element until its text holds ``fragment``; return the last text seen."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = harness.normalize(locator.inner_text())
+        if fragment in text:
+            break
+        time.sleep(0.05)
+    return text
+
+
 def walk_new_controls(root):
     outcomes = []
     for step, changes, setting in NEW_CONTROL_STEPS:
@@ -92,6 +109,11 @@ def walk_new_controls(root):
         assert matches(shown), (
             f"step {step!r}: the page shows\n  {shown!r}\nbut Keras called directly with "
             f"{setting} gives\n  {wanted!r}")
+        # the picture's caption follows too (it is sent after the readout)
+        caption = (str(outcome) if isinstance(outcome, tuple)
+                   else f"no output: {type(outcome).__name__} at")
+        shown_caption = wait_text(root.locator(CAPTION).first, caption)
+        assert caption in shown_caption, (step, shown_caption)
         outcomes.append(outcome)
     return outcomes
 
