@@ -239,3 +239,56 @@ def test_spec_from_layer_reads_configs_without_keras():
                                               kernel_rows=32)
     assert shapes.spec_from_layer(dense) == shapes.Dense(10, built_for=32, name="dense")
     assert shapes.specs_from_layers([dense, _fake("LSTM", name="l")]) is None
+
+
+# --- ConvGeometry: where the kernel lands (drawn by convclinic.plots) ------------------
+
+
+def test_conv_geometry_of_tf_same_padding():
+    """Lesson 02: 6x6, k=3, s=2, same: pad (0, 1) per axis, 3x3 outputs, coverage 9/6/4."""
+    g = shapes.conv_geometry(6, 6, 3, strides=2, padding="same")
+    assert g.ok and g.pad == ((0, 1), (0, 1)) and g.out == (3, 3) and g.k_eff == (3, 3)
+    assert g.padded == (7, 7) and g.tap_count == 9
+    assert g.coverage == ((9, 9, 6), (9, 9, 6), (6, 6, 4))
+    assert g.taps(0, 1) == ((0, 1, 2), (2, 3, 4))
+    assert g.taps(2, 2) == ((4, 5, 6), (4, 5, 6))  # row/column 6 is the extra padding
+    assert g.centres(0) == (1.0, 3.0, 5.0)
+    with pytest.raises(AttributeError):
+        g.out = (1, 1)  # frozen
+
+
+def test_conv_geometry_dilation_and_rectangular_kernels():
+    g = shapes.conv_geometry(9, 10, (3, 2), strides=1, dilation_rate=(2, 3))
+    assert g.k_eff == (5, 4) and g.out == (5, 7)
+    assert g.taps(0, 0) == ((0, 2, 4), (0, 3))
+    # every tap of a 'valid' setting is on a real pixel
+    assert all(value == 6 for row in g.coverage for value in row)
+
+
+def test_conv_geometry_never_raises_for_refused_settings():
+    assert shapes.conv_geometry(5, 5, 9).kernel_too_big
+    assert shapes.conv_geometry(5, 5, 9).error.startswith("height: ")
+    assert shapes.conv_geometry(5, 5, 9, padding="same").ok  # same never refuses
+    rule5 = shapes.conv_geometry(28, 28, 3, strides=2, dilation_rate=2)
+    assert rule5.out == (0, 0) and rule5.coverage == () and "dilation_rate" in rule5.error
+
+
+def test_rule_text_names_each_rule_with_the_numbers():
+    text = shapes.rule_text((1, 20, 17, 1), kernel_size=4, strides=3)
+    assert "Rule 1: k_eff = d*(k-1)+1 = 1*(4-1)+1 = 4" in text
+    assert "floor((20 - 4)/3) + 1 = 6" in text and "floor((17 - 4)/3) + 1 = 5" in text
+    assert text.endswith(f"Predicted output shape: {shapes.conv2d_output_shape((1, 20, 17, 1), 8, 4, 3)}")
+    first = shapes.rule_text((1, 3, 6, 6), kernel_size=3, strides=2, padding="same",
+                             data_format="channels_first")
+    assert "= 1: top 0, bottom 1 (the extra one goes bottom)" in first
+    assert shapes.rule_text((1, 28, 28, 1), strides=2, dilation_rate=2).startswith("Rule 5:")
+    assert "n - k_eff = 28 - 30 = -2 < 0" in shapes.rule_text((1, 28, 28, 1), kernel_size=30)
+
+
+@pytest.mark.parametrize("module", ["rules", "geometry", "explain", "stack"])
+def test_shapes_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"convclinic.shapes.{module}"))
+    assert result.attempted > 0 and result.failed == 0, result
