@@ -97,28 +97,28 @@ class Claim:
 
 CLAIMS = (
     Claim("example1_build", "Example 1",
-              "model.build((None, 28, 28, 1)) on a model declared input_shape=(28, 28, 1) "
-              "\"will fail\"", _example1_build),
+          "model.build((None, 28, 28, 1)) on a model declared input_shape=(28, 28, 1) "
+          "\"will fail\"", _example1_build),
     Claim("example1_call", "Example 1",
-              "a (1, 100, 100) tensor without the channel axis makes that model fail",
-              _example1_call),
+          "a (1, 100, 100) tensor without the channel axis makes that model fail",
+          _example1_call),
     Claim("example2_invalid_padding", "Example 2",
-              "padding='invalid' \"will usually build\"", _example2),
+          "padding='invalid' \"will usually build\"", _example2),
     Claim("big_stride", "Invalid Stride",
-              "a stride larger than the input gives an empty output (stride 50 on 28x28)",
-              _big_stride),
+          "a stride larger than the input gives an empty output (stride 50 on 28x28)",
+          _big_stride),
     Claim("example3_build", "Example 3",
-              "model.build(input_tensor_last.shape), batch axis 1, builds the model",
-              _example3_build),
+          "model.build(input_tensor_last.shape), batch axis 1, builds the model",
+          _example3_build),
     Claim("example3_mismatch", "Example 3",
-              "a channels_first tensor into the channels_last model \"will usually throw\"",
-              _example3_mismatch),
-    Claim("channels_first_cpu", "Data Format Mismatch",
-              "channels_first is a GPU thing: it fails on CPU", _channels_first_cpu),
+          "a channels_first tensor into the channels_last model \"will usually throw\"",
+          _example3_mismatch),
+    Claim("channels_first_cpu", "folklore (not in the article)",
+          "channels_first only works on a GPU: it fails on the CPU", _channels_first_cpu),
     Claim("bare_layer_mismatch", "Data Format Mismatch",
-              "an inconsistent data format \"will cause initialization to fail\" "
-              "(a channels_first Conv2D(8, 3) on an NHWC (1, 28, 28, 3) image)",
-              _bare_layer_mismatch),
+          "an inconsistent data format \"will cause initialization to fail\" "
+          "(a channels_first Conv2D(8, 3) on an NHWC (1, 28, 28, 3) image)",
+          _bare_layer_mismatch),
 )
 
 
@@ -141,7 +141,7 @@ class ClaimTable:
     def __str__(self):
         lines = []
         for claim, outcomes in self.rows:
-            lines.append(f"{claim.where}: the article says {claim.claim}")
+            lines.append(f"{claim.where}: {claim.claim}")
             for label, outcome in outcomes.items():
                 lines.append(f"    {self.versions[label]:>16}: {outcome.text}")
         return "\n".join(lines)
@@ -164,7 +164,7 @@ class ClaimTable:
             for claim, outcomes in self.rows
         )
         return (
-            '<table class="convclinic-claims"><thead><tr><th>where</th><th>the article says</th>'
+            '<table class="convclinic-claims"><thead><tr><th>where</th><th>the claim</th>'
             f"{head}</tr></thead><tbody>{body}</tbody></table>"
         )
 

@@ -100,16 +100,27 @@ def stderr_silenced():
 
 
 def quiet_environment():
-    """Set the variables that keep TensorFlow's C++ logging off stderr.
+    """Set the variables TensorFlow reads at import: quiet logs, GPU memory growth, oneDNN on.
 
     Only defaults are set: a user who exported another value keeps it.
-    TF_ENABLE_ONEDNN_OPTS is NOT touched, because it changes behaviour
-    (lesson 04: channels_first on CPU needs oneDNN).
+
+    - ``TF_CPP_MIN_LOG_LEVEL=3`` keeps the C++ log lines written after import
+      off stderr (lesson 05, "The lines on stderr");
+    - ``TF_FORCE_GPU_ALLOW_GROWTH=true``: :func:`import_tensorflow` runs a first
+      op, after which ``set_memory_growth()`` is too late on a GPU, so growth is
+      asked for up front (lesson 05, "cuDNN failed to initialize");
+    - ``TF_ENABLE_ONEDNN_OPTS=1``: a channels_first Conv2D runs on a CPU only
+      through oneDNN, and TensorFlow turns oneDNN on by default only on some
+      CPUs (those with AVX-512 and similar; on others it raises
+      ``UnimplementedError: The Conv2D op currently only supports the NHWC
+      tensor format on the CPU``). Turning it on makes every CPU show lesson
+      04's channels_first behaviour alike; lesson 04 shows the failure with
+      ``TF_ENABLE_ONEDNN_OPTS=0`` in a fresh process
+      (:func:`convclinic.formats.channels_first_on_cpu`).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # import_tensorflow() runs a first op, after which set_memory_growth() is too late on a
-    # GPU: ask for growth up front (lesson 05, "cuDNN failed to initialize").
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def import_tensorflow():

@@ -163,3 +163,26 @@ def test_plain_import_is_noisy_so_the_quiet_import_matters():
     )
     assert done.returncode == 0
     assert done.stderr.strip() != ""
+
+
+def test_runtime_turns_onednn_on_so_channels_first_runs_on_any_cpu():
+    """quiet_environment() sets TF_ENABLE_ONEDNN_OPTS=1 by default (TensorFlow turns oneDNN on
+    only on some CPUs; without it a channels_first Conv2D raises UnimplementedError on a CPU);
+    a value the user exported is kept."""
+    from convclinic.snippets import run_snippet
+
+    code = (
+        "import os, numpy as np\n"
+        "from convclinic.runtime import import_keras\n"
+        "keras = import_keras()\n"
+        "layer = keras.layers.Conv2D(8, 3, data_format='channels_first')\n"
+        "with __import__('tensorflow').device('/CPU:0'):\n"
+        "    shape = tuple(layer(np.zeros((1, 3, 28, 28), 'float32')).shape)\n"
+        "result = [os.environ['TF_ENABLE_ONEDNN_OPTS'], list(shape)]\n"
+    )
+    default = run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": None})
+    assert default.ok, default.message
+    assert default.value == ["1", [1, 8, 26, 26]]
+    kept = run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert kept.error_type == "UnimplementedError"
+    assert "only supports the NHWC tensor format on the CPU" in kept.message

@@ -54,7 +54,7 @@ def test_claims_table_has_one_row_per_claim_with_both_kerases():
     table = claims.claims_table(claims.CLAIMS[:2])
     assert [claim.key for claim, _ in table.rows] == ["example1_build", "example1_call"]
     html = table._repr_html_()
-    assert html.count("<tr>") == 3 and "the article says" in html
+    assert html.count("<tr>") == 3 and "<th>the claim</th>" in html
     assert "keras 3." in str(table) and "tf_keras 2." in str(table)
     assert repr(table) == str(table)
     assert table.outcome("example1_call", "Keras 3").value == (1, 98, 98, 32)
