@@ -34,7 +34,13 @@ import textwrap
 
 import numpy as np
 
-from convclinic.shapes import layout_permutation, normalize_data_format, split_shape
+from convclinic.shapes import (
+    conv_output_size,
+    layout_permutation,
+    normalize_data_format,
+    pair,
+    split_shape,
+)
 from convclinic.snippets import run_snippet
 
 __all__ = [
@@ -105,16 +111,17 @@ def reference_conv2d(images_nchw, weight_oihw, bias=None, stride=1):
     """A "valid" 2D convolution in plain NumPy, with PyTorch's layouts.
 
     ``images_nchw`` is (batch, in, height, width), ``weight_oihw`` is
-    (out, in, kh, kw), like ``torch.nn.functional.conv2d``; the result is
-    (batch, out, out_height, out_width), in float64. Like every deep-learning
-    framework it computes a cross-correlation (the kernel is not flipped):
-    with the defaults (no bias, stride 1) it is what PyTorch's
-    ``F.conv2d(x, weight)`` returns.
+    (out, in, kh, kw), like ``torch.nn.functional.conv2d``; ``stride`` is an
+    int or a (rows, cols) pair; the result is (batch, out, out_height,
+    out_width), in float64. Like every deep-learning framework it computes a
+    cross-correlation (the kernel is not flipped): with the defaults (no bias,
+    stride 1) it is what PyTorch's ``F.conv2d(x, weight)`` returns.
 
     Written with explicit loops over the kernel positions so that it shares
-    no code with TensorFlow: lesson 04 uses it to check a ported kernel, and
-    exercise 04's judge to check the learner's converted kernel without
-    needing PyTorch.
+    no code with TensorFlow (the output size comes from
+    :func:`convclinic.shapes.conv_output_size`, pure arithmetic): lesson 04
+    uses it to check a ported kernel, and exercise 04's judge to check the
+    learner's converted kernel without needing PyTorch.
     """
     images = _rank4(images_nchw, "images (batch, in, height, width)").astype(np.float64)
     weight = _rank4(weight_oihw, "a weight (out, in, kh, kw)").astype(np.float64)
@@ -124,17 +131,20 @@ def reference_conv2d(images_nchw, weight_oihw, bias=None, stride=1):
         raise ValueError(
             f"the weight expects {weight_in} input channels, the images have {in_channels}"
         )
-    out_h = (height - kernel_h) // stride + 1
-    out_w = (width - kernel_w) // stride + 1
-    if out_h <= 0 or out_w <= 0:
-        raise ValueError(f"kernel {kernel_h}x{kernel_w} is larger than the image {height}x{width}")
+    stride_h, stride_w = pair(stride, "stride")
+    try:
+        out_h = conv_output_size(height, kernel_h, stride_h)
+        out_w = conv_output_size(width, kernel_w, stride_w)
+    except ValueError:
+        raise ValueError(
+            f"kernel {kernel_h}x{kernel_w} is larger than the image {height}x{width}"
+        ) from None
     output = np.zeros((batch, out_channels, out_h, out_w))
     for row in range(kernel_h):
         for col in range(kernel_w):
             # the input pixels this kernel tap sees, for every output position
-            patch = images[
-                :, :, row : row + stride * (out_h - 1) + 1 : stride, col : col + stride * (out_w - 1) + 1 : stride
-            ]
+            patch = images[:, :, row : row + stride_h * out_h : stride_h,
+                           col : col + stride_w * out_w : stride_w]
             output += np.einsum("bihw,oi->bohw", patch, weight[:, :, row, col])
     if bias is not None:
         output += np.asarray(bias, dtype=np.float64).reshape(1, -1, 1, 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convclinic.shapes import same_padding
+from convclinic.shapes import conv_output_size, same_padding
 
 __all__ = ["grayscale_images", "draw_same_padding"]
 
@@ -68,7 +68,7 @@ def _draw_padded_grid(axis, size, before, after, kernel, stride):
                 Rectangle((c, r), 1, 1, facecolor="#dddddd" if inside else "white",
                           hatch=None if inside else "///", edgecolor="#999999", lw=0.5)
             )
-    outputs = (padded - kernel) // stride + 1
+    outputs = conv_output_size(padded, kernel, stride)  # "valid" over the padded input
     for index, style in ((0, "-"), (outputs - 1, "--")):
         axis.add_patch(
             Rectangle((index * stride, 0), kernel, kernel, fill=False, edgecolor="#0072B2",

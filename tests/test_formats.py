@@ -56,22 +56,23 @@ def test_kernel_conversion_is_a_transpose_and_inverts():
 
 def naive_conv2d(images, weight, bias, stride):
     """Six nested loops, the textbook definition: a second, independent reference."""
+    stride_h, stride_w = (stride, stride) if isinstance(stride, int) else stride
     batch, in_channels, height, width = images.shape
     out_channels, _, kernel_h, kernel_w = weight.shape
-    out_h = (height - kernel_h) // stride + 1
-    out_w = (width - kernel_w) // stride + 1
+    out_h = (height - kernel_h) // stride_h + 1
+    out_w = (width - kernel_w) // stride_w + 1
     output = np.zeros((batch, out_channels, out_h, out_w))
     for b in range(batch):
         for o in range(out_channels):
             for i in range(out_h):
                 for j in range(out_w):
-                    window = images[b, :, i * stride : i * stride + kernel_h,
-                                    j * stride : j * stride + kernel_w]
+                    window = images[b, :, i * stride_h : i * stride_h + kernel_h,
+                                    j * stride_w : j * stride_w + kernel_w]
                     output[b, o, i, j] = np.sum(window * weight[o]) + bias[o]
     return output
 
 
-@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("stride", [1, 2, 3, (2, 1), (1, 3)])
 def test_reference_conv2d_matches_the_textbook_loops(stride):
     images = random_batch((2, 3, 9, 8), seed=1)
     weight = random_batch((4, 3, 3, 2), seed=2)
