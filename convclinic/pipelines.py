@@ -40,22 +40,30 @@ def _draw(kind, size, rng):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def write_image_folder(root, per_class=6, size=28, seed=0):
-    """Write ``per_class`` grayscale PNGs of each class into ``root/<class>/`` and return ``root``.
+def write_image_folder(root, per_class=6, size=28, seed=0, mode="L"):
+    """Write ``per_class`` PNGs of each class into ``root/<class>/`` and return ``root``.
 
-    Lesson 07: the folder a learner points ``image_dataset_from_directory`` at.
-    The files are 8-bit grayscale ("L") PNGs of ``size`` x ``size`` pixels, classes
-    ``circle`` and ``square``. The same ``seed`` writes the same pictures.
+    Lesson 07 and exercise 07: the folder a learner points
+    ``image_dataset_from_directory`` at. The files are 8-bit PNGs of ``size`` x
+    ``size`` pixels, grayscale (``mode="L"``) or colour (``mode="RGB"``: the same
+    picture tinted), classes ``circle`` and ``square``. The same arguments write
+    the same files.
     """
     from PIL import Image
 
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
     root = pathlib.Path(root)
     rng = np.random.default_rng(seed)
+    tint = np.array([1.0, 0.8, 0.6])
     for kind in CLASSES:
         folder = root / kind
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
-            Image.fromarray(_draw(kind, size, rng), mode="L").save(folder / f"{kind}-{index}.png")
+            picture = _draw(kind, size, rng)
+            if mode == "RGB":
+                picture = np.rint(picture[..., np.newaxis] * tint).astype(np.uint8)
+            Image.fromarray(picture).save(folder / f"{kind}-{index}.png")
     return root
 
 
