@@ -26,8 +26,7 @@ FRAME_ATTRS = {"f_back", "f_locals", "f_globals", "f_code", "tb_frame", "gi_fram
 FRAME_CALLS = {"currentframe", "_getframe", "stack", "getouterframes", "get_referrers", "settrace",
                "setprofile", "getframeinfo"}
 FILE_CALLS = {"open", "read_text", "read_bytes", "listdir", "scandir", "walk", "glob", "iglob", "Path"}
-HOOK_ATTRS = {"register", "post_run_cell", "pre_run_cell", "post_execute", "pre_execute", "events",
-              "atexit"}
+HOOK_ATTRS = {"register", "post_run_cell", "pre_run_cell", "post_execute", "pre_execute"}
 EXIT_CALLS = {"_exit", "abort", "kill", "killpg"}
 PATCHED_MODULES = {"np", "numpy", "keras", "tf", "tensorflow", "layers", "convclinic", "builtins",
                    "math", "sys", "os", "IPython", "check"}
@@ -108,9 +107,9 @@ def _attribute(node, found):
         found.append("reads the caller's frame (inspect/f_back/f_locals)")
     elif isinstance(node.ctx, ast.Store | ast.Del) and (_root(node) in PATCHED_MODULES or node.attr in DUNDERS):
         found.append(f"patches {ast.unparse(node)}")
-    elif node.attr in HOOK_ATTRS and _root(node) not in (None, "layers", "keras", "model"):
-        if node.attr != "register" or "events" in ast.unparse(node):
-            found.append("registers an IPython event hook (post_run_cell/atexit)")
+    elif node.attr in HOOK_ATTRS and (node.attr != "register" or "events" in ast.unparse(node)
+                                      or _root(node) == "atexit"):
+        found.append("registers an IPython event hook (post_run_cell/atexit)")
 
 
 def _call(node, found):
