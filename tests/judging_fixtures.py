@@ -126,3 +126,57 @@ def run_test_cells(assignment, answers, timeout=600):
 
 def fixture_path(assignment, kind, answer_id, case):
     return pathlib.Path(FIXTURES / assignment / f"submitted-{kind}" / answer_id / f"{case}.cell")
+
+
+# --- shared assertions of tests/test_judging_ex04.py .. ex06.py ---------------------------------
+
+#: Words that show a value in a visible message; a hidden hint never uses them.
+VALUE_WORDS = re.compile(r"\b(expected|returned|got|gave)\b")
+
+
+def params(assignment, *kinds):
+    """pytest params ``(answer_id, case, source)`` of the fixtures of ``kinds``."""
+    import pytest
+
+    return [pytest.param(answer_id, case, source, id=f"{kind}-{answer_id}-{case}")
+            for kind in kinds for answer_id, case, source in fixtures(assignment, kind)]
+
+
+def assert_hints_hide_the_cases(findings, cases):
+    """No hidden finding shows a value word or a hidden case's numbers."""
+    for finding in findings:
+        if finding.ok:
+            continue
+        assert finding.message == finding.hint, finding
+        unquoted = re.sub(r"'[^']*'", "", finding.hint)  # quoted TensorFlow wording is a teaching hint
+        assert not VALUE_WORDS.search(unquoted), finding.hint
+        for case in cases:
+            numbers = [int(v) for v in re.findall(r"\d+", json.dumps(case))]
+            shown = ", ".join(str(v) for v in numbers[:4])
+            assert len(numbers) < 2 or f"({shown}" not in finding.hint, (finding.hint, case)
+
+
+def requirement_failures(assignment):
+    """{grade_id: set of requirement texts that some wrong fixture fails on HIDDEN cases}."""
+    hidden = hidden_cases(assignment)
+    failed = {}
+    for answer_id, _, source in fixtures(assignment, "wrong"):
+        grade_id = part_id(answer_id)
+        _, found = judge_cell(source, grade_id, hidden[grade_id])
+        failed.setdefault(grade_id, set()).update(f.requirement for f in found if not f.ok)
+    return failed
+
+
+def assert_release_self_checks(assignment, mistakes):
+    """The release's test cells in ONE real kernel: each wrong fixture of ``mistakes``
+    ({(answer_id, case): phrase}) FAILs naming its mistake, then every correct-unusual fixture
+    PASSes (those that switch Keras' global settings run last: they stay switched)."""
+    wrong = [(answer_id, fixture_path(assignment, "wrong", answer_id, case).read_text())
+             for answer_id, case in mistakes]
+    unusual = sorted(((answer_id, source) for answer_id, _, source in fixtures(assignment, "correct-unusual")),
+                     key=lambda item: "keras.config.set_" in item[1])
+    outputs = run_test_cells(assignment, wrong + unusual)
+    for ((_, case), phrase), text in zip(mistakes.items(), outputs[:len(wrong)], strict=True):
+        assert text.startswith("FAIL") and phrase in text, (case, text)
+    for (answer_id, source), text in zip(unusual, outputs[len(wrong):], strict=True):
+        assert text.startswith("PASS"), (answer_id, source.splitlines()[0], text)

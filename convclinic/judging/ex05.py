@@ -86,7 +86,7 @@ def _check_growth(verdicts, count, row):
     missing = [name for name in expected if name not in grown]
     if missing:
         only_first = count > 1 and grown == {expected[0]}
-        why = ("only the first GPU got memory growth: loop over every GPU" if only_first
+        why = ("only the first GPU gets memory growth: loop over every GPU" if only_first
                else "call tf.config.experimental.set_memory_growth(gpu, True) for each GPU")
         verdicts.fail(0, f"with {count} GPUs, {len(missing)} got no memory growth: {why}", why)
     wrong = sorted({name for name, enable in pairs if name not in expected or not enable})

@@ -268,7 +268,7 @@ PARTS = tuple(register(part) for part in (
         names=("flatten_features",),
         visible=(
             [[28, 28, 1], [["conv", 32, 3, 1, "valid"]]],
-            [[28, 20, 3], [["conv", 8, 3, 2, "same"], ["pool", 2], ["conv", 16, 3, 1, "valid"]]],
+            [[28, 22, 3], [["conv", 8, 3, 2, "same"], ["pool", 2], ["conv", 16, 3, 1, "valid"]]],
         ),
         collect=collect_features,
         judge=judge_features,

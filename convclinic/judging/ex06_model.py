@@ -19,6 +19,9 @@ on the recorded arrays with labels of its own.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import numpy as np
 
 from convclinic.judging.casework import (
@@ -159,7 +162,25 @@ def _check_roles(verdicts, model):
         verdicts.fail(3, f"{'; '.join(problems)}: {why}", why)
 
 
+@contextlib.contextmanager
+def _tf_log_errors_only():
+    """TensorFlow's Python logger says 'N out of the last N calls ... triggered tf.function
+    retracing' on stdout after a few rebuilt models: keep it out of the learner's test cell."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _check_training(verdicts, model, prepared, cases):
+    with _tf_log_errors_only():
+        _train_each(verdicts, model, prepared, cases)
+
+
+def _train_each(verdicts, model, prepared, cases):
     from convclinic.judging.truth import train_one_step
 
     for case, batch in zip(cases, prepared, strict=True):

@@ -1,0 +1,104 @@
+"""Assignment 04's judged parts (convclinic/judging/ex04.py), lesson 04.
+
+Fast tests feed the judge hand-made records (no TensorFlow); slow ones run every
+fixture answer cell (tests/fixtures/exercises/04-data-format) through collect and
+judge, and the release's test cells in a real kernel (nbclient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convclinic.judging import core, ex04
+from tests import judging_fixtures as jf
+
+ASSIGNMENT = "04-data-format"
+TRANSPOSE = core.get_part("ex04-transpose")
+
+
+def _records(function_last, function_first, cases):
+    data = []
+    for case in cases:
+        (n, c, h, w), dtype = ex04.transpose_case(case)
+        data.append({"last": {"value": function_last(ex04.batch((n, c, h, w), dtype))},
+                     "first": {"value": function_first(ex04.batch((n, h, w, c), dtype))}})
+    return data
+
+
+def test_transpose_truth_is_numpy_transpose_and_names_a_height_width_swap():
+    right = _records(lambda b: np.transpose(b, (0, 2, 3, 1)), lambda b: np.transpose(b, (0, 3, 1, 2)),
+                     TRANSPOSE.visible)
+    assert all(f.ok for f in ex04.judge_transpose(right, TRANSPOSE.visible, False))
+    swapped = _records(lambda b: np.transpose(b, (0, 3, 2, 1)), lambda b: np.transpose(b, (0, 3, 2, 1)),
+                       TRANSPOSE.visible)
+    failed = [f for f in ex04.judge_transpose(swapped, TRANSPOSE.visible, False) if not f.ok]
+    assert failed and all("height and width are swapped" in f.message for f in failed)
+
+
+def test_transpose_visible_cases_catch_square_only_code():
+    """Every visible check holds a non-square image, so an H/W swap fails visibly."""
+    assert any(case[2] != case[3] for case in TRANSPOSE.visible)
+    assert any(case[4] != "float32" for case in TRANSPOSE.visible)  # a cast fails visibly too
+
+
+def test_malformed_data_is_unreadable_not_a_crash():
+    findings = ex04.judge_transpose({"no": "list"}, TRANSPOSE.visible, False)
+    assert findings and not any(f.ok for f in findings)
+    assert "could not be read" in findings[0].message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer_id,case,source",
+                         jf.params(ASSIGNMENT, "correct-different", "stderr-noise", "correct-unusual"))
+def test_correct_answers_pass_visible_and_hidden(answer_id, case, source):
+    grade_id = jf.part_id(answer_id)
+    visible, hidden = jf.judge_cell(source, grade_id, jf.hidden_cases(ASSIGNMENT)[grade_id])
+    assert all(f.ok for f in visible + hidden), jf.failed_text(visible + hidden)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer_id,case,source", jf.params(ASSIGNMENT, "wrong"))
+def test_wrong_answers_fail_visibly_and_hidden_hints_hide_the_cases(answer_id, case, source):
+    grade_id = jf.part_id(answer_id)
+    cases = jf.hidden_cases(ASSIGNMENT)[grade_id]
+    visible, hidden = jf.judge_cell(source, grade_id, cases)
+    assert not all(f.ok for f in visible), f"{case} passes the visible self-check"
+    assert not all(f.ok for f in hidden), f"{case} passes the hidden cases"
+    jf.assert_hints_hide_the_cases(hidden, cases)
+
+
+@pytest.mark.slow
+def test_every_requirement_fails_some_wrong_answer_on_hidden_cases():
+    failed = jf.requirement_failures(ASSIGNMENT)
+    for part in ex04.PARTS:
+        assert set(part.requirements) <= failed.get(part.grade_id, set()), part.grade_id
+
+
+@pytest.mark.slow
+def test_keras_layer_with_the_converted_kernel_matches_reference_conv2d():
+    """The judge's truth: lesson 04's NumPy reference against a real Keras Conv2D."""
+    from convclinic.formats import reference_conv2d
+
+    weight, images = ex04.torch_weight([2, 5, 3, 2])
+    got = ex04.keras_output(np.transpose(weight, (2, 3, 1, 0)), images)
+    assert np.allclose(got, reference_conv2d(images, weight), atol=1e-4)
+    assert not np.allclose(ex04.keras_output(np.transpose(weight, (2, 3, 1, 0))[::-1, ::-1], images),
+                           reference_conv2d(images, weight), atol=1e-4)
+
+
+MISTAKES = {
+    ("ex04-transpose-answer", "height-width-swapped"): "height and width are swapped",
+    ("ex04-transpose-answer", "reshape-instead-of-transpose"): "a reshape gives the right shape",
+    ("ex04-transpose-answer", "casts-to-float"): "must not cast",
+    ("ex04-torch-kernel-answer", "flipped-kernel"): "the kernel is flipped",
+    ("ex04-torch-kernel-answer", "full-reverse-transpose"): "rows and columns are swapped",
+    ("ex04-torch-kernel-answer", "in-out-swapped"): "in and out channels are swapped",
+}
+
+
+@pytest.mark.slow
+def test_release_self_checks_name_each_mistake_in_a_real_kernel():
+    """The release's own test cells, in a real kernel: each named mistake FAILs naming it, the
+    correct-unusual answers PASS (global channels_first included)."""
+    jf.assert_release_self_checks(ASSIGNMENT, MISTAKES)
