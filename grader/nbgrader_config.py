@@ -10,7 +10,8 @@ same from any working directory:
 - working area (gitignored)     grader/gradebook.db, grader/submitted, autograded, feedback
 
 The grading CLI (``convclinic grade``) layers its own settings on top.
-See shared/PITFALLS.md ("stderr scores zero") for why the environment is set here.
+nbgrader gives 0 points to a test cell with ANY stderr output (``nbgrader.utils.determine_grade``):
+that is why the environment below keeps TensorFlow's C++ log lines off stderr.
 """
 
 import os
@@ -50,7 +51,7 @@ c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 
 # Backstop: drop stderr outputs that are TensorFlow/absl log lines or Python warnings.
-# (The test cells already silence stderr; see convclinic/checks.py.)
+# (The test cells already silence stderr; see convclinic/judging/kernel.py, quiet().)
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = (
     r"(?m)^(?:"

@@ -11,7 +11,7 @@ settings on top for each private course copy it grades in:
 - the per-cell timeout, ``shutdown_kernel = "immediate"`` (a graded kernel has
   nothing left to save: no need to wait seconds for it to exit);
 - stderr output in a test cell is shown as ordinary output instead of costing
-  the part its points (nbgrader scores any stderr as a failure, PITFALLS.md);
+  the part its points (nbgrader's ``determine_grade`` scores any stderr as a failure);
 - feedback: hidden tests are removed from the feedback, and any line of them
   a submission printed is redacted.
 """
@@ -67,7 +67,7 @@ class StderrAsOutput(NbGraderPreprocessor):
     """Show stderr stream outputs of graded code cells as ordinary (stdout) output.
 
     nbgrader gives zero points to a test cell with ANY stderr output, even when
-    every assertion passed (PITFALLS.md "stderr scores zero"): a student's
+    every assertion passed (``nbgrader.utils.determine_grade``): a student's
     debug print to stderr or a library warning must not cost a part.
     """
 

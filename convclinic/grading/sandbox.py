@@ -2,7 +2,7 @@
 
 nbgrader runs student code with the grader's own permissions: by default a
 submission can read the course's masters (hidden tests), other students'
-files, write the gradebook and open network connections (shared/PITFALLS.md).
+files, write the gradebook and open network connections (grader/README.md, "How it works").
 Here each kernel is started through bubblewrap (Debian package ``bubblewrap``):
 
 - new user, PID, network, IPC, UTS and cgroup namespaces (``--unshare-all``):

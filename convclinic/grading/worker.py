@@ -1,7 +1,7 @@
 """One grading worker process: a private nbgrader course copy with its own gradebook.
 
 nbgrader cannot autograde in parallel (its SQLite gradebook is not safe for
-concurrent writers, nbgrader issue 174). Each worker process therefore
+concurrent writers, jupyter/nbgrader#174). Each worker process therefore
 grades in its own copy of the course: the master ``source/`` and a copy of
 the gradebook made by ``generate_assignment`` (it holds the hidden tests and
 the checksums of the locked cells). The worker runs the real nbgrader

@@ -125,7 +125,7 @@ def test_stderr_noise_costs_no_points(graded, assignment):
 
 
 def test_stderr_in_a_graded_cell_scores_zero_in_nbgrader():
-    """PITFALLS 'stderr scores zero': nbgrader zeroes a passing test cell with stderr output."""
+    """'stderr scores zero': nbgrader zeroes a passing test cell with stderr output."""
     cell = nbformat.v4.new_code_cell("assert True")
     cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 2, "grade_id": "x"}
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="W0000 00:00 log\n")]
