@@ -285,7 +285,7 @@ def test_rule_text_names_each_rule_with_the_numbers():
     assert "n - k_eff = 28 - 30 = -2 < 0" in shapes.rule_text((1, 28, 28, 1), kernel_size=30)
 
 
-@pytest.mark.parametrize("module", ["rules", "geometry", "explain", "stack"])
+@pytest.mark.parametrize("module", ["rules", "geometry", "explain", "stack", "transpose"])
 def test_shapes_docstring_examples_run(module):
     import doctest
     import importlib

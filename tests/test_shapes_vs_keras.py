@@ -118,3 +118,31 @@ def test_spec_from_layer_traces_a_real_model_like_keras(legacy):
     # the built Dense knows the size its weights were made for
     assert specs[-1].built_for == model.layers[-1].kernel.shape[0]
     assert shapes.spec_from_layer(k.layers.LSTM(3)) is None
+
+
+def test_conv_transpose_output_size_matches_real_keras():
+    """shapes.conv_transpose_output_size (lesson 07) against a real Conv2DTranspose, both paddings,
+    output_padding None or every value below the stride: same size, or both refuse."""
+    keras = import_keras()
+    compared = {"size": 0, "error": 0}
+    for size in (1, 2, 5, 7):
+        for kernel in (1, 2, 3, 4):
+            for stride in (1, 2, 3):
+                for padding in ("valid", "same"):
+                    for output_padding in (None, *range(stride)):
+                        try:
+                            layer = keras.layers.Conv2DTranspose(
+                                1, kernel, strides=stride, padding=padding,
+                                output_padding=output_padding)
+                            real = int(layer(np.zeros((1, size, size, 1), "float32")).shape[1])
+                        except Exception:  # noqa: BLE001 - the outcome under test
+                            real = ValueError
+                        try:
+                            got = shapes.conv_transpose_output_size(
+                                size, kernel, stride, padding, output_padding)
+                        except ValueError:
+                            got = ValueError
+                        setting = (size, kernel, stride, padding, output_padding)
+                        assert got == real, f"{setting}: shapes {got}, Keras {real}"
+                        compared["error" if real is ValueError else "size"] += 1
+    assert compared["size"] > 100 and compared["error"] > 5, compared

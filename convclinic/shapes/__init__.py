@@ -27,6 +27,8 @@ Modules, one idea each:
   lands (padding, output size, taps, coverage) for the drawings;
 - :mod:`~convclinic.shapes.explain`: :func:`rule_text`, the rules in words
   with a setting's numbers;
+- :mod:`~convclinic.shapes.transpose`: :func:`conv_transpose_output_size`,
+  the size rule of ``Conv2DTranspose`` (lesson 07);
 - :mod:`~convclinic.shapes.stack`: layer specs and :func:`trace`;
 - :mod:`~convclinic.shapes.keras_layers`: :func:`spec_from_layer`, a Keras
   layer read as a spec (duck-typed, no Keras import).
@@ -76,6 +78,7 @@ from convclinic.shapes.stack import (
     ZeroPadding2D,
     trace,
 )
+from convclinic.shapes.transpose import conv_transpose_output_size
 
 __all__ = [
     "PADDINGS",
@@ -86,6 +89,7 @@ __all__ = [
     "effective_kernel",
     "effective_kernel_size",
     "conv_output_size",
+    "conv_transpose_output_size",
     "same_padding",
     "check_stride_dilation",
     "normalize_padding",
