@@ -2,6 +2,7 @@
 
     python -m benchmarks.run            # all of them
     python -m benchmarks.run shapes     # only bench_shapes.py
+    python -m benchmarks.run extension  # %load_ext convclinic: exception -> diagnosis box
     python -m benchmarks.run --quick    # fewer repetitions (a smoke run)
 """
 
