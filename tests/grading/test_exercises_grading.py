@@ -1,4 +1,4 @@
-"""The assignments, proven through the REAL ``nbgrader autograde`` (issue 4, "Done when" 1-6).
+"""The assignments, proven through the REAL ``nbgrader autograde``, and the same scores from ``convclinic grade``.
 
 All fixture submissions are graded once per session (tests/grading/harness.py):
 each assignment is one autograde call with all its students; assignments are
@@ -7,13 +7,17 @@ split over two workers with separate course folders and gradebooks.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
 from convclinic.release import assignments
+from tests.conftest import ROOT, require_command
 from tests.grading import harness
 
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
@@ -132,6 +136,43 @@ def test_stderr_in_a_graded_cell_scores_zero_in_nbgrader():
     assert determine_grade(cell) == (0, 2.0)
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="PASS\n")]
     assert determine_grade(cell) == (2.0, 2.0)
+
+
+@pytest.fixture(scope="module")
+def graded_by_cli(tmp_path_factory):
+    """The same fixture students graded by ``convclinic grade`` (sandbox, judging outside the
+    kernel): {assignment: {student: {grade_id: auto_score}}}."""
+    require_command("bwrap", "the grader runs every student kernel in a bubblewrap sandbox")
+    base = tmp_path_factory.mktemp("cli-exercises")
+    students = {}
+    for assignment in ASSIGNMENTS:
+        for student_id, (notebook, _, _) in harness.students(assignment).items():
+            folder = base / "submissions" / student_id / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, str(folder / f"{assignment}.ipynb"))
+            students.setdefault(assignment, []).append(student_id)
+    done = subprocess.run([sys.executable, "-m", "convclinic.cli", "grade", str(base / "submissions"),
+                           "--out", str(base / "out"), "--workers", "2", "--quiet"],
+                          capture_output=True, text=True, timeout=5400, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    journal = base / "out" / ".convclinic" / "journal"
+    return {assignment: {student: {part["grade_id"]: part["auto_score"] for part in
+                                   json.loads((journal / assignment / f"{student}.json").read_text())["parts"]}
+                         for student in names}
+            for assignment, names in students.items()}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_convclinic_grade_scores_like_plain_nbgrader(graded, graded_by_cli, assignment):
+    """Every fixture student (none of them tampers) gets the same score on every autograded part
+    from `convclinic grade`, which judges outside the kernel, as from plain `nbgrader autograde`,
+    where the test cells judge inside it."""
+    plain = {student: {grade_id: score for grade_id, (score, _) in parts.items()}
+             for student, parts in graded["scores"][assignment].items()}
+    assert plain
+    cli = {student: {grade_id: score for grade_id, score in parts.items() if grade_id in plain[student]}
+           for student, parts in graded_by_cli[assignment].items()}
+    assert cli == plain
 
 
 FIXTURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
