@@ -66,7 +66,7 @@ def batch(tmp_path_factory):
     }
     matrix.build(submissions, master, release, context)
     before = matrix.file_hashes(submissions)
-    done = run_cli("grade", submissions, "--out", out, "--workers", 2, "--timeout", 60,
+    done = run_cli("grade", submissions, "--out", out, "--workers", 2, "--timeout", matrix.TIMEOUT,
                    "--assignment", ASSIGNMENT)
     listener.close()
     rows = list(csv.DictReader((out / "grades.csv").open()))
@@ -105,7 +105,7 @@ def test_report_lists_every_problem(batch):
     for row in batch["rows"]:
         if row["status"] not in ("graded", matrix.GRADED_MANUAL):
             assert f"### {row['student_id']} / {ASSIGNMENT}" in report
-    assert "is not valid JSON" in report and "ran past the time limit" in report
+    assert "is not valid JSON" in report and f"ran past the per-cell time limit of {matrix.TIMEOUT} s" in report
 
 
 def test_submissions_are_never_modified(batch):
@@ -159,3 +159,9 @@ def test_rerun_is_idempotent_and_grades_nobody_again(batch):
     assert (batch["out"] / "grades.csv").read_bytes() == batch["grades"]
     assert tree_hashes(batch["out"] / "feedback") == batch["feedback"]
     assert not any(name.startswith("grades.csv.tmp") for name in os.listdir(batch["out"]))
+
+
+def test_timeout_feedback_states_the_limit(batch):
+    """The student whose cell ran too long reads the per-cell time limit in their feedback."""
+    text = feedback_text(batch["out"] / "feedback" / "infinite-loop-in-one-part" / ASSIGNMENT / f"{ASSIGNMENT}.html")
+    assert f"this cell ran longer than the per-cell time limit of {matrix.TIMEOUT} seconds" in text
