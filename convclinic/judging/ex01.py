@@ -392,9 +392,9 @@ FIX_MODEL = modelparts.ModelTask(
     classes=10,
     rules=(
         modelparts.conv_rule(
-            "the model keeps the Conv2D with 8 filters and a 3x3 kernel",
-            "repair the input, keep the layers: Conv2D(8, 3), Flatten, Dense(10)",
-            filters=8, kernel=3),
+            "the model keeps the broken model's layers: Conv2D(8, 3) with relu, Flatten, Dense",
+            "repair the input, keep the layers: Conv2D(8, 3, activation=\"relu\"), Flatten, Dense(10)",
+            filters=8, kernel=3, relu=True, present=("Flatten", "Dense")),
     ),
 )
 

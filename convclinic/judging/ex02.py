@@ -239,10 +239,10 @@ FIX_MODEL = modelparts.ModelTask(
     classes=10,
     rules=(
         modelparts.conv_rule(
-            "the model keeps the Conv2D with 8 filters and a 3x3 kernel at stride 1, and its "
-            "feature map stays 28 x 28 x 8",
+            "the model keeps the Conv2D with 8 filters, a 3x3 kernel and relu at stride 1 (with "
+            "Flatten and Dense), and its feature map stays 28 x 28 x 8",
             "use padding=\"same\" (or ZeroPadding2D(1) before a valid 3x3 convolution), stride 1",
-            filters=8, kernel=3, stride=1, output_hw=(28, 28)),
+            filters=8, kernel=3, stride=1, output_hw=(28, 28), relu=True, present=("Flatten", "Dense")),
         modelparts.dense_inputs_rule(
             "the Dense layer gets 28 * 28 * 8 = 6272 inputs (the PyTorch checkpoint's Linear(6272, 10))",
             "keep 28 x 28 x 8 features before Flatten: padding=\"same\", stride 1",

@@ -103,14 +103,29 @@ def describe_convs(model):
     return ", ".join(found) if found else "no Conv2D layer at all"
 
 
+def has_relu(model, conv):
+    """The Conv2D's own activation is relu, or a ReLU / Activation("relu") layer exists."""
+    if layer_config(conv).get("activation") == "relu":
+        return True
+    return any(type(layer).__name__ == "ReLU" or layer_config(layer).get("activation") == "relu"
+               for layer in all_layers(model) if type(layer).__name__ in ("ReLU", "Activation"))
+
+
 def conv_rule(requirement, hint, filters=None, kernel=None, dilation=None, stride=None,
-              output_hw=None):
-    """The model keeps a Conv2D with these settings (and, if given, this output height x width)."""
+              output_hw=None, relu=False, present=()):
+    """The model keeps a Conv2D with these settings (and, if given, this output height x width,
+    a relu activation, and layers of the classes ``present``, e.g. ``("Flatten", "Dense")``)."""
     def check(model):
         matching = [layer for layer in convolutions(model)
                     if conv_matches(layer, filters, kernel, dilation, stride)]
         if not matching:
             return f"{requirement}; your model has {describe_convs(model)}"
+        if relu and not any(has_relu(model, layer) for layer in matching):
+            return f"the Conv2D lost its relu activation: keep activation=\"relu\" ({requirement})"
+        names = {type(layer).__name__ for layer in all_layers(model)}
+        missing = [name for name in present if name not in names]
+        if missing:
+            return f"the model has no {' and no '.join(missing)} layer: {requirement}"
         if output_hw is not None:
             shapes = [output_hw_of(layer) for layer in matching]
             if tuple(output_hw) not in shapes:
