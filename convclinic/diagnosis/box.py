@@ -21,6 +21,10 @@ from convclinic.diagnosis.parsing import first_sentence
 __all__ = ["explain_exception", "Box"]
 
 _KERAS_MODULES = ("tensorflow", "keras", "tf_keras")
+# The full walk re-runs the model layer by layer: worth it for the models of a course, too slow
+# for a big one. Larger than this, the exception alone is read.
+MAX_WALK_ELEMENTS = 2**22
+MAX_WALK_LAYERS = 60
 
 
 def explain_exception(error):
@@ -41,11 +45,18 @@ def _explain(error):
         from convclinic.diagnosis.calls import failing_call
 
         found = failing_call(error)
-        if found is not None:
+        if found is not None and _worth_walking(*found):
             report = diagnose(*found)
     if report is None or not causes.recognised(report.cause) or report.silent:
         report = diagnose_error(error)
     return report if causes.recognised(report.cause) else None
+
+
+def _worth_walking(target, x):
+    size = 1
+    for value in getattr(x, "shape", ()):
+        size *= int(value or 1)
+    return size <= MAX_WALK_ELEMENTS and len(getattr(target, "layers", ())) <= MAX_WALK_LAYERS
 
 
 class Box:

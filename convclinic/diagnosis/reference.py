@@ -28,6 +28,18 @@ def causes_markdown():
         "method; the lesson named beside each cause teaches the cause itself. A *silent* "
         "report (`Report.silent`) means it ran and is still wrong.",
         "",
+        "Three ways to get a report:",
+        "",
+        "- in Python: `convclinic.diagnose(model, x)` (runs it and walks the layers) or "
+        "`convclinic.diagnose_error(error)` (reads an error already caught);",
+        "- in a notebook or IPython: `%load_ext convclinic`; a cell that fails with one of "
+        "these causes keeps its traceback and gets a short box below it (cause, layer, one "
+        "sentence, the fix as code, the lesson). Other errors are left alone; "
+        "`%unload_ext convclinic` turns it off. Loading it does not import TensorFlow;",
+        "- in a shell: `convclinic diagnose model.keras --input-shape 1,28,28,1 [--dtype uint8] "
+        "[--json]` (exit 0 it runs, 1 it fails, 2 usage error) and `convclinic run script.py "
+        "[args]` (the box after the traceback; the script's own exit status).",
+        "",
         "| id | plain name | what it means | lesson |",
         "|---|---|---|---|",
     ]
