@@ -40,7 +40,9 @@ def contract_tests(path):
 
 def test_every_lesson_has_contract_tests():
     numbers = {re.match(r"test_lesson(\d\d)", p.name).group(1) for p in CONTRACTS}
-    assert numbers == {f"{n:02d}" for n in range(7)}, numbers
+    lessons = {path.name[:2] for path in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
+    assert len(lessons) >= 7, lessons
+    assert numbers == lessons, numbers ^ lessons
 
 
 @pytest.mark.parametrize("path", CONTRACTS, ids=lambda p: p.name)

@@ -174,3 +174,101 @@ def test_lesson00_stack_trace_matches_a_real_model(keras):
     )
     assert traced.ok
     assert [step.output_shape for step in traced.steps] == real
+
+
+# --- added for the lesson review: phases, the output map, rule 4, the stride claim, the playground
+
+
+def test_lesson00_weights_do_not_exist_until_the_first_call(keras):
+    """Lesson 00, section 'Three phases: construct, build, call': a constructed Conv2D has no
+    weights; the first call on (2, 32, 32, 3) builds kernel (3, 3, 3, 8) and bias (8,) and returns
+    (2, 30, 30, 8)."""
+    conv = keras.layers.Conv2D(filters=8, kernel_size=3)
+    assert not conv.built and conv.weights == []
+    output = conv(np.zeros((2, 32, 32, 3), "float32"))
+    assert conv.built
+    assert [tuple(w.shape) for w in conv.weights] == [(3, 3, 3, 8), (8,)]
+    assert tuple(output.shape) == (2, 30, 30, 8)
+
+
+@pytest.mark.parametrize(
+    "settings, phase, fragment",
+    [
+        (dict(strides=2, dilation_rate=2), "construct", "not supported in conjunction with"),
+        (dict(kernel_size=30), "build", "Computed output size would be zero or negative"),
+        (dict(dtype="uint8"), "call", "Incompatible type conversion requested to type uint8"),
+    ],
+    ids=["stride-with-dilation", "kernel-too-big", "uint8"],
+)
+def test_lesson00_each_phase_has_the_failure_the_picture_names(settings, phase, fragment):
+    """Lesson 00, section 'Three phases: construct, build, call': the picture's examples fail in
+    the phase it names: stride with dilation at construct, a kernel larger than the input at build,
+    uint8 pixels at call (after the weights exist)."""
+    result = probe((1, 28, 28, 1), **{"filters": 8, "kernel_size": 3, **settings})
+    assert (result.error_type, result.phase) == ("ValueError", phase), result
+    assert fragment in result.message
+
+
+def test_lesson00_uint8_fails_after_the_weights_were_built(keras):
+    """Lesson 00, section 'Three phases: construct, build, call': with uint8 pixels the layer is
+    built (kernel and bias exist) and the convolution itself (call) fails."""
+    conv = keras.layers.Conv2D(8, 3)
+    with pytest.raises(ValueError):
+        conv(np.zeros((1, 28, 28, 1), "uint8"))
+    assert conv.built and [tuple(w.shape) for w in conv.weights] == [(3, 3, 1, 8), (8,)]
+
+
+def test_lesson00_output_map_numbers_are_9_6_4(keras):
+    """Lesson 00, section 'Trace 3: stride': a kernel of ones, stride 2, same, on a 6x6 image of
+    ones gives [[9, 9, 6], [9, 9, 6], [6, 6, 4]] (full windows 9, right/bottom 6, corner 4)."""
+    layer = keras.layers.Conv2D(1, 3, strides=2, padding="same", use_bias=False,
+                                kernel_initializer="ones")
+    counts = np.asarray(layer(np.ones((1, 6, 6, 1), "float32")))[0, :, :, 0]
+    np.testing.assert_array_equal(counts, [[9, 9, 6], [9, 9, 6], [6, 6, 4]])
+
+
+@pytest.mark.parametrize("kernel", [3, 5, 7])
+def test_lesson00_odd_kernel_at_stride_1_pads_symmetrically(keras, kernel):
+    """Lesson 00, section 'The rules' (rule 4): an odd kernel at stride 1 needs k - 1 padding pixels,
+    split evenly: the output of a kernel of ones on ones is symmetric top/bottom and left/right."""
+    layer = keras.layers.Conv2D(1, kernel, padding="same", use_bias=False, kernel_initializer="ones")
+    counts = np.asarray(layer(np.ones((1, 9, 9, 1), "float32")))[0, :, :, 0]
+    np.testing.assert_array_equal(counts, counts[::-1, ::-1])
+    assert shapes.same_padding(9, kernel, stride=1) == ((kernel - 1) // 2, (kernel - 1) // 2)
+
+
+@pytest.mark.parametrize("kernel", [2, 4])
+def test_lesson00_odd_padding_total_puts_the_extra_pixel_bottom_right(keras, kernel):
+    """Lesson 00, section 'The rules' (rule 4): an even kernel at stride 1 has an odd total; the
+    extra pixel is at the bottom/right, so the top-left output sees more real pixels than the
+    bottom-right one."""
+    layer = keras.layers.Conv2D(1, kernel, padding="same", use_bias=False, kernel_initializer="ones")
+    counts = np.asarray(layer(np.ones((1, 6, 6, 1), "float32")))[0, :, :, 0]
+    assert counts[0, 0] > counts[-1, -1]
+    before, after = shapes.same_padding(6, kernel, stride=1)
+    assert after == before + 1
+
+
+def test_lesson00_large_stride_is_empty_only_when_the_kernel_does_not_fit(keras):
+    """Lesson 00, section 'Trace 3: stride': stride 50 gives 1x1 when the kernel fits (k=3 on 28),
+    and the kernel that does not fit (k=30 on 28) fails whatever the stride."""
+    assert conv_output_shape(keras, (1, 28, 28, 1), filters=8, kernel_size=3, strides=50) == (1, 1, 1, 8)
+    with pytest.raises(ValueError) as error:
+        conv_output_shape(keras, (1, 28, 28, 1), filters=8, kernel_size=30, strides=50)
+    assert "Computed output size would be zero or negative" in clean_message(error.value)
+
+
+def test_lesson00_playground_channels_first_on_a_channels_last_image():
+    """Lesson 00, section 'The playground': data_format channels_first with the input layout left at
+    channels_last shows the real error naming kernel shape (3, 3, 28, 8); the starting setting works."""
+    from convclinic.widgets import ConvExplorer
+
+    explorer = ConvExplorer(
+        height=28, width=28, channels=1, filters=8, kernel_size=3, padding="valid",
+        data_format="channels_last", input_layout="channels_last", plot=False,
+        controls=("data_format", "input_layout"),
+    )
+    assert explorer.readout.value == "Output shape: (1, 26, 26, 8)"
+    explorer.set(data_format="channels_first")
+    assert not explorer.result.ok
+    assert "kernel shape=(3, 3, 28, 8)" in explorer.result.message

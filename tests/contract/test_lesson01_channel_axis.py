@@ -121,7 +121,7 @@ def test_lesson01_rgb_fix_repeat_channel(rgb_model):
     assert tuple(rgb_model(rgb).shape) == (4, 26, 26, 8)
 
 
-def seed_example1_model(keras):
+def article_example1_model(keras):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = keras.Sequential(
@@ -130,24 +130,24 @@ def seed_example1_model(keras):
     return model, caught
 
 
-def test_lesson01_seed_input_shape_only_warns(keras):
-    """Lesson 01, section 'The seed article's Example 1, checked': input_shape= on a layer only emits a UserWarning."""
-    _, caught = seed_example1_model(keras)
+def test_lesson01_article_input_shape_only_warns(keras):
+    """Lesson 01, section 'Example 1 of an older tutorial, checked': input_shape= on a layer only emits a UserWarning."""
+    _, caught = article_example1_model(keras)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert any("Do not pass an `input_shape`/`input_dim` argument to a layer" in m for m in messages)
 
 
-def test_lesson01_seed_build_succeeds(keras):
-    """Lesson 01, section 'The seed article's Example 1, checked': model.build((None, 28, 28, 1)) succeeds, output (None, 26, 26, 32)."""
-    model, _ = seed_example1_model(keras)
+def test_lesson01_article_build_succeeds(keras):
+    """Lesson 01, section 'Example 1 of an older tutorial, checked': model.build((None, 28, 28, 1)) succeeds, output (None, 26, 26, 32)."""
+    model, _ = article_example1_model(keras)
     model.build((None, 28, 28, 1))
     assert model.built
     assert tuple(model.output_shape) == (None, 26, 26, 32)
 
 
-def test_lesson01_seed_summary_does_not_raise(keras, capsys):
-    """Lesson 01, section 'The seed article's Example 1, checked': model.summary() prints the table instead of raising."""
-    model, _ = seed_example1_model(keras)
+def test_lesson01_article_summary_does_not_raise(keras, capsys):
+    """Lesson 01, section 'Example 1 of an older tutorial, checked': model.summary() prints the table instead of raising."""
+    model, _ = article_example1_model(keras)
     model.build((None, 28, 28, 1))
     model.summary()
     printed = capsys.readouterr().out
@@ -155,16 +155,16 @@ def test_lesson01_seed_summary_does_not_raise(keras, capsys):
     assert "320" in printed  # 3*3*1*32 + 32 parameters
 
 
-def test_lesson01_seed_rank3_tensor_runs_on_100x100(keras):
-    """Lesson 01, section 'The seed article's Example 1, checked': the seed's (1, 100, 100) tensor gives (1, 98, 98, 32); height/width are not checked."""
+def test_lesson01_article_rank3_tensor_runs_on_100x100(keras):
+    """Lesson 01, section 'Example 1 of an older tutorial, checked': the article's (1, 100, 100) tensor gives (1, 98, 98, 32); height/width are not checked."""
     tf = import_tensorflow()
-    model, _ = seed_example1_model(keras)
+    model, _ = article_example1_model(keras)
     model.build((None, 28, 28, 1))
     assert tuple(model(tf.random.normal((1, 100, 100))).shape) == (1, 98, 98, 32)
 
 
-def test_lesson01_keras2_refuses_seed_rank3_tensor():
-    """Lesson 01, section 'The seed article's Example 1, checked': Keras 2 refused the call: 'expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)'."""
+def test_lesson01_keras2_refuses_article_rank3_tensor():
+    """Lesson 01, section 'Example 1 of an older tutorial, checked': Keras 2 refused the call: 'expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)'."""
     tf_keras = import_keras(legacy=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -261,13 +261,67 @@ def test_lesson01_predict_check_cases():
 
 
 def test_lesson01_one_image_error_depends_on_history(keras):
-    """Lesson 01, section 'One image without its batch axis': after an earlier predict() the same mistake raises InvalidArgumentError 'Graph execution error ... Computed output size would be negative'."""
+    """Lesson 01, section 'One image without its batch axis': after an earlier predict() on an (N, 28, 28) batch the same mistake raises InvalidArgumentError 'Graph execution error ... Computed output size would be negative'."""
     model = fresh_gray_model(keras)
     model.predict(float_batch((4, 28, 28)), verbose=0)
     outcome = attempt(model.predict, float_batch((28, 28, 1)), verbose=0)
     assert outcome.error_type == "InvalidArgumentError"
     assert outcome.message.startswith("Graph execution error")
     assert "Computed output size would be negative" in outcome.message
+
+
+def test_lesson01_one_image_after_a_correct_predict_has_no_shape_in_its_message(keras):
+    """Lesson 01, section 'One image without its batch axis': after a predict() on a CORRECT (4, 28, 28, 1) batch, predict(one_image) raises ValueError 'as_list() is not defined on an unknown TensorShape.', and model(one_image) still gives the negative size without 'Graph execution error'."""
+    model = fresh_gray_model(keras)
+    assert model.predict(float_batch((4, 28, 28, 1)), verbose=0).shape == (4, 26, 26, 8)
+    outcome = attempt(model.predict, float_batch((28, 28, 1)), verbose=0)
+    assert outcome.error_type == "ValueError"
+    assert outcome.message == "as_list() is not defined on an unknown TensorShape."
+    direct = attempt(model, float_batch((28, 28, 1)))
+    assert direct.error_type == "InvalidArgumentError"
+    assert not direct.message.startswith("Graph execution error")
+    assert "Computed output size would be negative: -1 [input_size: 1" in direct.message
+
+
+def test_lesson01_adjust_input_rank_drops_one_extra_trailing_axis(keras, gray_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': with one axis too many and a trailing 1, the model drops it: (4, 28, 28, 1, 1) -> (4, 26, 26, 8)."""
+    assert tuple(gray_model(float_batch((4, 28, 28, 1, 1))).shape) == (4, 26, 26, 8)
+
+
+def test_lesson01_batch_of_batches_loses_its_trailing_axis_and_fails(keras, gray_model):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': a batch of batches (2, 4, 28, 28, 1) loses its trailing 1 and fails: 'expected shape=(None, 28, 28, 1), found shape=(2, 4, 28, 28)'."""
+    outcome = attempt(gray_model, float_batch((2, 4, 28, 28, 1)))
+    assert outcome.error_type == "ValueError"
+    assert "expected shape=(None, 28, 28, 1), found shape=(2, 4, 28, 28)" in outcome.message
+
+
+def test_lesson01_adjust_input_rank_is_not_a_bare_layer_feature(keras):
+    """Lesson 01, section 'Why a model declared (28, 28, 1) does not complain': a bare layer does neither: (4, 28, 28, 1, 1) into Conv2D fails (rank 5 is not a 2-D image batch)."""
+    outcome = attempt(keras.layers.Conv2D(8, 3), float_batch((4, 28, 28, 1, 1)))
+    assert not outcome.ok
+
+
+def test_lesson01_sequential_ignores_height_and_width_functional_checks_them(keras, gray_model):
+    """Lesson 01, section 'The fixes' (fix 4): a Keras 3 Sequential declared keras.Input((28, 28, 1)) runs on (4, 100, 100, 1) -> (4, 98, 98, 8); the Functional gray_model refuses it ('expected shape=(None, 28, 28, 1)'); both refuse 3 channels."""
+    sequential = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(8, 3)])
+    assert tuple(sequential(float_batch((4, 100, 100, 1))).shape) == (4, 98, 98, 8)
+    functional = attempt(gray_model, float_batch((4, 100, 100, 1)))
+    assert functional.error_type == "ValueError"
+    assert "expected shape=(None, 28, 28, 1)" in functional.message
+    for model in (sequential, gray_model):
+        assert not attempt(model, float_batch((4, 28, 28, 3))).ok
+
+
+def test_lesson01_keras2_models_append_the_channel_axis_too():
+    """Lesson 01, section 'Example 1 of an older tutorial, checked': Keras 2 models (Functional and Sequential) also append a missing channel axis of 1, (4, 28, 28) -> (4, 26, 26, 8); Keras 2 refuses (1, 100, 100) because of the declared height and width."""
+    tf_keras = import_keras(legacy=True)
+    inputs = tf_keras.Input(shape=(28, 28, 1))
+    functional = tf_keras.Model(inputs, tf_keras.layers.Conv2D(8, 3)(inputs))
+    sequential = tf_keras.Sequential([tf_keras.Input(shape=(28, 28, 1)), tf_keras.layers.Conv2D(8, 3)])
+    for model in (functional, sequential):
+        assert tuple(model(float_batch((4, 28, 28))).shape) == (4, 26, 26, 8)
+        outcome = attempt(model, float_batch((1, 100, 100)))
+        assert "expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)" in outcome.message
 
 
 def lesson01_explorer():
@@ -300,3 +354,18 @@ def test_lesson01_explorer_shows_real_errors(values, fragment):
     assert not explorer.result.ok
     assert fragment in explorer.result.message
     assert explorer.readout.value.startswith("ValueError")
+
+
+def test_lesson01_explorer_feeds_a_model_that_adds_the_channel_axis():
+    """Lesson 01, section 'Try it: the live explorer': with feed to = model and the channel axis dropped, the 1-channel model adds the axis (an output shape, under Keras 2 as well), the 3-channel model refuses, and the bare layer says min_ndim=4."""
+    from convclinic.widgets import ConvExplorer
+
+    gray = ConvExplorer(feed_to="model", channels=1, drop_axes=("channel",), plot=False)
+    assert gray.result.ok, gray.result.message
+    assert gray.readout.value.startswith("Output shape:")
+    rgb = ConvExplorer(feed_to="model", channels=3, drop_axes=("channel",), plot=False)
+    assert not rgb.result.ok
+    legacy = ConvExplorer(feed_to="model", channels=1, drop_axes=("channel",), plot=False, legacy=True)
+    assert legacy.result.ok, legacy.result.message
+    layer = ConvExplorer(feed_to="layer", channels=1, drop_axes=("channel",), plot=False)
+    assert "min_ndim=4" in layer.result.message

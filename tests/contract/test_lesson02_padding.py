@@ -15,6 +15,7 @@ from convclinic import shapes
 from convclinic.outcome import attempt
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
+from tests.conftest import IN_CI
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,8 @@ def test_lesson02_valid_same_table(n, k, s, padding):
     assert real.output_shape[1:3] == (shapes.conv_output_size(n, k, s, padding),) * 2
 
 
-def test_lesson02_seed_invalid_padding_raises_at_construction(keras):
-    """Lesson 02, section 'The failure, live: invalid padding values': padding='invalid' raises ValueError in the constructor (the seed says it "will usually build")."""
+def test_lesson02_article_invalid_padding_raises_at_construction(keras):
+    """Lesson 02, section 'The failure, live: invalid padding values': padding='invalid' raises ValueError in the constructor (the article says it "will usually build")."""
     with pytest.raises(ValueError) as caught:
         keras.layers.Conv2D(32, (3, 3), padding="invalid")
     message = clean_message(caught.value)
@@ -53,8 +54,8 @@ def test_lesson02_seed_invalid_padding_raises_at_construction(keras):
     assert "Received: invalid" in message
 
 
-def test_lesson02_seed_invalid_padding_in_sequential(keras):
-    """Lesson 02, section 'The failure, live: invalid padding values': the seed's Sequential with padding='invalid' cannot be created."""
+def test_lesson02_article_invalid_padding_in_sequential(keras):
+    """Lesson 02, section 'The failure, live: invalid padding values': a Conv2D with padding='invalid' cannot be created."""
     with pytest.raises(ValueError, match="padding"):
         keras.Sequential(
             [keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, (3, 3), padding="invalid")]
@@ -84,14 +85,14 @@ def test_lesson02_padding_case_insensitive(padding, size):
 
 
 def test_lesson02_tf_same_ones_example(keras):
-    """Lesson 02, section "TF's SAME padding is asymmetric": ones 6x6, k=3, s=2, same, kernel of ones -> [[9,9,6],[9,9,6],[6,6,4]]."""
+    """Lesson 02, section "TF's SAME padding can be asymmetric": ones 6x6, k=3, s=2, same, kernel of ones -> [[9,9,6],[9,9,6],[6,6,4]]."""
     output = ones_conv(keras, strides=2, padding="same")(np.ones((1, 6, 6, 1), "float32"))
     np.testing.assert_array_equal(np.asarray(output)[0, :, :, 0], [[9, 9, 6], [9, 9, 6], [6, 6, 4]])
     assert shapes.same_padding(6, 3, stride=2) == (0, 1)
 
 
 def test_lesson02_symmetric_padding_differs(keras):
-    """Lesson 02, section "TF's SAME padding is asymmetric": ZeroPadding2D(1) + valid (PyTorch padding=1) -> [[4,6,6],[6,9,9],[6,9,9]]."""
+    """Lesson 02, section "TF's SAME padding can be asymmetric": ZeroPadding2D(1) + valid (PyTorch padding=1) -> [[4,6,6],[6,9,9],[6,9,9]]."""
     model = keras.Sequential(
         [keras.Input(shape=(6, 6, 1)), keras.layers.ZeroPadding2D(padding=1),
          ones_conv(keras, strides=2, padding="valid")]
@@ -104,7 +105,7 @@ def test_lesson02_symmetric_padding_differs(keras):
     "n,k,s", [c for c in itertools.product((5, 6, 7, 8), (2, 3, 4, 5), (1, 2, 3)) if c[1] <= c[0]]
 )
 def test_lesson02_same_padding_split_matches_keras(keras, n, k, s):
-    """Lesson 02, section "TF's SAME padding is asymmetric": total//2 before, the rest after (bottom/right), for many n, k, s."""
+    """Lesson 02, section "TF's SAME padding can be asymmetric": total//2 before, the rest after (bottom/right), for many n, k, s."""
     before, after = shapes.same_padding(n, k, stride=s)
     image = np.random.default_rng(n * 100 + k * 10 + s).random((1, n, n, 1)).astype("float32")
     same = keras.layers.Conv2D(1, k, strides=s, padding="same", use_bias=False,
@@ -205,3 +206,75 @@ def test_lesson02_explorer_six_by_six_same():
     explorer.set(height=7, width=7)
     assert explorer.result.output_shape == (1, 4, 4, 8)
     assert shapes.same_padding(7, 3, stride=2) == (1, 1)
+
+
+# --- PyTorch, as lesson 02 describes it (torch is a test-only extra: requirements-test.txt) -----
+
+
+def import_torch():
+    """Return torch; a missing torch FAILS under CI=true and skips elsewhere (like require_command)."""
+    try:
+        import torch
+    except ImportError:
+        message = ("torch is missing (lesson 02's PyTorch claims are pinned against it); "
+                   "`make test` installs requirements-test.txt")
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return torch
+
+
+def torch_ones_conv(torch, size, kernel, **settings):
+    ones = torch.ones(1, 1, size, size)
+    weight = torch.ones(1, 1, kernel, kernel)
+    return torch.nn.functional.conv2d(ones, weight, **settings)[0, 0].numpy()
+
+
+def keras_ones_conv(keras, size, kernel, **settings):
+    layer = keras.layers.Conv2D(1, kernel, use_bias=False, kernel_initializer="ones", **settings)
+    return np.asarray(layer(np.ones((1, size, size, 1), "float32")))[0, :, :, 0]
+
+
+def test_lesson02_pytorch_padding_1_pads_every_side(keras):
+    """Lesson 02, section "TF's SAME padding can be asymmetric": PyTorch's padding=1 (6x6 ones, k=3, s=2) gives [[4,6,6],[6,9,9],[6,9,9]], exactly what ZeroPadding2D(1) + a valid Conv2D gives."""
+    torch = import_torch()
+    pytorch = torch_ones_conv(torch, 6, 3, stride=2, padding=1)
+    np.testing.assert_array_equal(pytorch, [[4, 6, 6], [6, 9, 9], [6, 9, 9]])
+    symmetric = keras.Sequential([
+        keras.Input(shape=(6, 6, 1)),
+        keras.layers.ZeroPadding2D(padding=1),
+        keras.layers.Conv2D(1, 3, strides=2, use_bias=False, kernel_initializer="ones"),
+    ])
+    np.testing.assert_array_equal(np.asarray(symmetric(np.ones((1, 6, 6, 1), "float32")))[0, :, :, 0], pytorch)
+
+
+def test_lesson02_pytorch_refuses_same_padding_for_strided_convolutions():
+    """Lesson 02, section "TF's SAME padding can be asymmetric": torch.nn.Conv2d(..., stride=2, padding='same') raises ValueError 'padding='same' is not supported for strided convolutions'."""
+    torch = import_torch()
+    with pytest.raises(ValueError) as caught:
+        torch.nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    assert "padding='same' is not supported for strided convolutions" in str(caught.value)
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4, 5])
+def test_lesson02_pytorch_same_means_output_size_equals_input_size(kernel):
+    """Lesson 02, section "TF's SAME padding can be asymmetric": PyTorch's padding='same' (stride 1) keeps the input size, for odd and even kernels."""
+    torch = import_torch()
+    assert torch_ones_conv(torch, 7, kernel, padding="same").shape == (7, 7)
+
+
+@pytest.mark.parametrize("kernel", [2, 4])
+def test_lesson02_pytorch_same_splits_an_odd_total_like_tensorflow(keras, kernel):
+    """Lesson 02, section "TF's SAME padding can be asymmetric": at stride 1 PyTorch splits an odd padding total like TensorFlow, the extra pixel at the bottom/right: same numbers as Keras' padding='same'."""
+    torch = import_torch()
+    pytorch = torch_ones_conv(torch, 6, kernel, padding="same")
+    np.testing.assert_array_equal(pytorch, keras_ones_conv(keras, 6, kernel, padding="same"))
+    assert pytorch[0, 0] > pytorch[-1, -1]
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_lesson02_odd_kernel_stride_1_same_padding_is_symmetric(keras, kernel):
+    """Lesson 02, section "TF's SAME padding can be asymmetric": an odd kernel at stride 1 pads k - 1 pixels, half on each side: the output of ones is symmetric."""
+    counts = keras_ones_conv(keras, 6, kernel, padding="same")
+    np.testing.assert_array_equal(counts, counts[::-1, ::-1])
+    assert shapes.same_padding(6, kernel, stride=1) == ((kernel - 1) // 2, (kernel - 1) // 2)

@@ -65,14 +65,14 @@ def test_lesson03_skip_connection_breaks_for_27(keras):
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_lesson03_stride_larger_than_input_gives_one_pixel(keras, padding):
-    """Lesson 03, section "The seed's claim: a stride larger than the input": strides=50 on 28x28 gives 1x1, not an empty output."""
+    """Lesson 03, section "An older claim: a stride larger than the input": strides=50 on 28x28 gives 1x1, not an empty output."""
     output = keras.layers.Conv2D(4, 3, strides=50, padding=padding)(image())
     assert tuple(output.shape) == (1, 1, 1, 4)
     assert shapes.conv_output_size(28, 3, 50, padding) == 1
 
 
 def test_lesson03_kernel_larger_than_input_raises(keras):
-    """Lesson 03, section 'The failure, live: a kernel larger than the input': kernel 30 on 28x28 raises 'Computed output size would be zero or negative'."""
+    """Lesson 03, section 'The failure, live: a dilated kernel larger than the input': kernel 30 on 28x28 raises 'Computed output size would be zero or negative'."""
     with pytest.raises(ValueError) as caught:
         keras.layers.Conv2D(4, kernel_size=30)(image())
     message = clean_message(caught.value)
@@ -81,7 +81,7 @@ def test_lesson03_kernel_larger_than_input_raises(keras):
 
 
 def test_lesson03_dilated_kernel_larger_than_input_raises():
-    """Lesson 03, section 'The failure, live: a kernel larger than the input': kernel 3 with dilation 14 (covers 29) raises; the message shows kernel shape=(3, 3, 1, 4) and dilation_rate=[14 14]."""
+    """Lesson 03, section 'The failure, live: a dilated kernel larger than the input': kernel 3 with dilation 14 (covers 29) raises; the message shows kernel shape=(3, 3, 1, 4) and dilation_rate=[14 14]."""
     assert shapes.effective_kernel_size(3, dilation=14) == 29
     result = probe(IMAGE_SHAPE, filters=4, kernel_size=3, dilation_rate=14)
     assert result.error_type == "ValueError"
@@ -91,7 +91,7 @@ def test_lesson03_dilated_kernel_larger_than_input_raises():
 
 
 def test_lesson03_dilated_kernel_same_padding_works():
-    """Lesson 03, section 'The failure, live: a kernel larger than the input': with padding='same' the dilated kernel gives (1, 28, 28, 4)."""
+    """Lesson 03, section 'The failure, live: a dilated kernel larger than the input': with padding='same' the dilated kernel gives (1, 28, 28, 4)."""
     result = probe(IMAGE_SHAPE, filters=4, kernel_size=3, dilation_rate=14, padding="same")
     assert result.output_shape == (1, 28, 28, 4)
 
@@ -201,3 +201,15 @@ def test_lesson03_explorer_finds_each_case():
     assert "not supported in conjunction" in explorer.set(dilation_rate=2).result.message
     empty = explorer.set(strides=1, dilation_rate=6, kernel_size=9, height=28, width=28).result
     assert "zero or negative" in empty.message
+
+
+def test_lesson03_output_size_errors_give_kernel_and_strides_but_input_checks_name_the_layer(keras):
+    """Lesson 03, section 'A deep stack that shrinks to nothing': the output-size error carries the failing layer's fingerprint, kernel shape=(3, 3, 16, 16) and strides=(2, 2), but no layer name; an input-check error names its layer ("of layer 'dense'")."""
+    outcome = attempt(keras.Sequential, [keras.Input(shape=(28, 28, 1)), *strided_stack(keras)])
+    assert "kernel shape=(3, 3, 16, 16)" in outcome.message
+    assert "strides=(2, 2)" in outcome.message and "padding=valid" in outcome.message
+    assert "layer" not in outcome.message.lower()
+    dense = keras.layers.Dense(10, name="dense")
+    dense.build((None, 5408))
+    named = attempt(dense, np.zeros((1, 7200), "float32"))
+    assert "of layer 'dense'" in named.message

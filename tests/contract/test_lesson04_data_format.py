@@ -131,52 +131,69 @@ def test_lesson04_data_format_nchw_string_is_refused():
     assert "Received: data_format=nchw" in result.message
 
 
-# --- The seed's Example 3, checked ------------------------------------------------------
+# --- Example 3 of an older tutorial, checked ----------------------------------------------
 
 
-def seed_example3_models(keras):
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        last = keras.Sequential([keras.layers.Conv2D(32, (3, 3), input_shape=(28, 28, 1))])
-        first = keras.Sequential(
-            [keras.layers.Conv2D(32, (3, 3), input_shape=(1, 28, 28), data_format="channels_first")]
-        )
+def article_example3_models(keras):
+    """The article's two models, declared with keras.Input as the lesson writes them."""
+    last = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, 3)])
+    first = keras.Sequential(
+        [keras.Input(shape=(1, 28, 28)), keras.layers.Conv2D(32, 3, data_format="channels_first")]
+    )
     return last, first
 
 
-def test_lesson04_seed_example3_build_with_batch_one_fails(keras):
-    """Lesson 04, section "The seed's Example 3, checked": model.build(input_tensor_last.shape)
-    with a batch axis of 1 raises ValueError 'has already been configured to use input shape
-    (None, 28, 28, 1)' in Keras 3."""
-    last, _ = seed_example3_models(keras)
-    with pytest.raises(ValueError) as caught:
-        last.build((1, 28, 28, 1))
-    assert "already been configured to use input shape (None, 28, 28, 1)" in clean_message(
-        caught.value
-    )
-
-
-def test_lesson04_seed_example3_declared_models_do_raise_on_the_wrong_layout(keras):
-    """Lesson 04, section "The seed's Example 3, checked": models declared with input_shape
-    raise on the other layout: 'expected axis -1 of input shape to have value 1' (channels_last
-    model, NCHW data) and 'expected axis 1 ...' (channels_first model, NHWC data)."""
-    last, first = seed_example3_models(keras)
+def test_lesson04_article_example3_declared_models_raise_and_name_the_layer(keras):
+    """Lesson 04, section 'Example 3 of an older tutorial, checked': the declared models raise on
+    the other layout, naming the layer: 'expected axis -1 of input shape to have value 1'
+    (channels_last model, NCHW data) and 'expected axis 1 ...' (channels_first model, NHWC data)."""
+    last, first = article_example3_models(keras)
     with pytest.raises(ValueError) as caught_last:
         last(images((1, 1, 28, 28)))
     assert "expected axis -1 of input shape to have value 1" in clean_message(caught_last.value)
+    assert "of layer 'conv2d" in clean_message(caught_last.value)
     with pytest.raises(ValueError) as caught_first:
         first(images((1, 28, 28, 1)))
     assert "expected axis 1 of input shape to have value 1" in clean_message(caught_first.value)
+
+
+@pytest.mark.parametrize(
+    "shape, data_format",
+    [((1, 1, 28, 28), "channels_last"), ((1, 28, 28, 1), "channels_first")],
+    ids=["nchw-into-last", "nhwc-into-first"],
+)
+def test_lesson04_article_example3_bare_layers_raise_too(keras, shape, data_format):
+    """Lesson 04, section 'Example 3 of an older tutorial, checked': without any declaration the
+    bare layers raise as well, because one image axis is 1 pixel wide: 'Computed output size would
+    be zero or negative' with kernel shape=(3, 3, 28, 32)."""
+    layer = keras.layers.Conv2D(32, 3, data_format=data_format)
+    with pytest.raises(ValueError) as caught:
+        layer(images(shape))
+    message = clean_message(caught.value)
+    assert "Computed output size would be zero or negative" in message
+    assert "kernel shape=(3, 3, 28, 32)" in message
+
+
+def test_lesson04_declared_rgb_model_refuses_what_a_bare_layer_accepts(keras):
+    """Lesson 04, section 'Example 3 of an older tutorial, checked': a channels_first model declared
+    for (3, 28, 28) refuses an NHWC colour image ('expected axis 1 of input shape to have value 3');
+    the bare layer raises nothing on it."""
+    model = keras.Sequential(
+        [keras.Input(shape=(3, 28, 28)), keras.layers.Conv2D(8, 3, data_format="channels_first")]
+    )
+    with pytest.raises(ValueError) as caught:
+        model(images((1, 28, 28, 3)))
+    assert "expected axis 1 of input shape to have value 3" in clean_message(caught.value)
+    bare = keras.layers.Conv2D(8, 3, data_format="channels_first")
+    assert tuple(bare(images((1, 28, 28, 3))).shape) == (1, 8, 26, 1)
 
 
 # --- channels_first on the CPU: oneDNN and dtype ----------------------------------------
 
 
 def test_lesson04_channels_first_float32_works_on_cpu_with_onednn_default():
-    """Lesson 04, section 'channels_first on the CPU: oneDNN and dtype': in the default x86 build
-    (oneDNN on), a float32 channels_first Conv2D(8, 3) on (1, 3, 28, 28) returns (1, 8, 26, 26)."""
+    """Lesson 04, section 'channels_first on the CPU: oneDNN and dtype': in this notebook (oneDNN on,
+    as this course sets it), a float32 channels_first Conv2D(8, 3) on (1, 3, 28, 28) returns (1, 8, 26, 26)."""
     assert os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
     result = probe((1, 3, 28, 28), data_format="channels_first")
     assert result.ok, result.message
@@ -288,3 +305,101 @@ def test_lesson04_predict_cell_channels_first_conv_on_nhwc_32x32_rgb_fails():
     assert "kernel shape=(5, 5, 32, 4)" in result.message
     fixed = probe((2, 3, 32, 32), filters=4, kernel_size=5, data_format="channels_first")
     assert fixed.output_shape == (2, 4, 28, 28)
+
+
+# --- added for the lesson review: the photo, the mirror mistake, oneDNN on/off, the explorer -------
+
+
+def test_lesson04_photo_read_channels_first_is_28_channels_of_28x3(keras):
+    """Lesson 04, section 'The failure, live: a wrong shape without an error': the photo thumbnail
+    (1, 28, 28, 3) into a channels_first Conv2D(8, 3) gives (1, 8, 26, 1) and a (3, 3, 28, 8) kernel,
+    without an error."""
+    from convclinic import figures
+
+    image = figures.photo_thumbnail(size=28)
+    assert image.shape == (1, 28, 28, 3) and image.dtype == np.float32
+    conv = keras.layers.Conv2D(8, 3, data_format="channels_first")
+    assert tuple(conv(image).shape) == (1, 8, 26, 1)
+    assert tuple(conv.kernel.shape) == (3, 3, 28, 8)
+
+
+def test_lesson04_nchw_image_into_channels_last_layer_is_silent(keras):
+    """Lesson 04, section 'The failure, live: a wrong shape without an error' (and the rule's table):
+    an NCHW (1, 3, 28, 28) image into a channels_last Conv2D(8, 3) returns (1, 1, 26, 8), no error."""
+    layer = keras.layers.Conv2D(8, 3)
+    assert tuple(layer(images((1, 3, 28, 28))).shape) == (1, 1, 26, 8)
+    assert tuple(layer.kernel.shape) == (3, 3, 28, 8)
+
+
+@pytest.mark.parametrize("onednn, works", [(True, True), (False, False)], ids=["on", "off"])
+def test_lesson04_channels_first_runs_exactly_when_onednn_is_on(onednn, works):
+    """Lesson 04, section 'channels_first on the CPU: oneDNN and dtype': in a fresh Python with
+    TF_ENABLE_ONEDNN_OPTS=1 a float32 channels_first Conv2D runs ((1, 8, 26, 26)); with 0 it raises
+    UnimplementedError, on any CPU."""
+    result = formats.channels_first_on_cpu(onednn=onednn)
+    if works:
+        assert result.ok, result.message
+        assert tuple(result.value) == (1, 8, 26, 26)
+    else:
+        assert result.error_type == "UnimplementedError"
+        assert CPU_NHWC_ONLY in result.message
+
+
+NN_INSTRUCTIONS = ("avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "avx_vnni")
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return set(" ".join(line for line in handle if line.startswith("flags")).split())
+    except OSError:
+        return None
+
+
+def test_lesson04_onednn_default_depends_on_the_processor():
+    """Lesson 04, section 'channels_first on the CPU: oneDNN and dtype': without the variable,
+    TensorFlow turns oneDNN on by default only on processors with neural-network instructions
+    (AVX512_VNNI, AVX512_BF16, AMX): off on a CPU that has none of them, on with AVX512_VNNI or AMX."""
+    flags = cpu_flags()
+    assert flags is not None, "this test reads /proc/cpuinfo (Linux)"
+    result = run_snippet(
+        "from tensorflow.python.util import _pywrap_util_port as port\n"
+        "result = bool(port.IsMklEnabled())",
+        env={"TF_ENABLE_ONEDNN_OPTS": None},
+    )
+    assert result.ok, result.message
+    if not flags & set(NN_INSTRUCTIONS):
+        assert result.value is False
+    if flags & {"avx512_vnni", "amx_tile"}:
+        assert result.value is True
+
+
+def test_lesson04_course_runtime_turns_onednn_on_unless_set():
+    """Lesson 04, section 'channels_first on the CPU: oneDNN and dtype': convclinic's
+    import_tensorflow() sets TF_ENABLE_ONEDNN_OPTS=1 unless the variable is already set."""
+    code = (
+        "import os\n"
+        "from convclinic.runtime import import_tensorflow\n"
+        "import_tensorflow()\n"
+        "result = os.environ.get('TF_ENABLE_ONEDNN_OPTS')"
+    )
+    assert run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": None}).value == "1"
+    assert run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": "0"}).value == "0"
+
+
+@pytest.mark.parametrize(
+    "data_format, input_layout, readout",
+    [
+        ("channels_first", "channels_last", "Output shape: (1, 8, 26, 1)"),
+        ("channels_last", "channels_first", "Output shape: (1, 1, 26, 8)"),
+        ("channels_last", "channels_last", "Output shape: (1, 26, 26, 8)"),
+    ],
+)
+def test_lesson04_explorer_input_layout_reproduces_the_silent_mismatch(data_format, input_layout, readout):
+    """Lesson 04, section 'Try it: the data-format explorer': with the input built in the other
+    layout, the explorer shows the silent wrong shapes of this lesson."""
+    from convclinic.widgets import ConvExplorer
+
+    explorer = ConvExplorer(height=28, width=28, channels=3, filters=8, kernel_size=3,
+                            data_format=data_format, input_layout=input_layout, plot=False)
+    assert explorer.readout.value == readout

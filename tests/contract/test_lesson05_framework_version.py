@@ -57,8 +57,8 @@ def test_lesson05_tf_use_legacy_keras_makes_tf_keras_keras2():
 # --- The failure, live / the article says, Keras 3.15 does -------------------------------
 
 
-def test_lesson05_seed_example1_build_works_in_both():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 1): model.build((None, 28,
+def test_lesson05_article_example1_build_works_in_both():
+    """Lesson 05, section 'Claims against reality: one table' (Example 1): model.build((None, 28,
     28, 1)) on the model declared input_shape=(28, 28, 1) does NOT fail; output (None, 26, 26, 32)."""
     outcomes = claim("example1_build")
     for outcome in outcomes.values():
@@ -66,8 +66,8 @@ def test_lesson05_seed_example1_build_works_in_both():
         assert outcome.value == "built, output (None, 26, 26, 32)"
 
 
-def test_lesson05_seed_example1_call_without_channel_axis_keras2_fails_keras3_works():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 1): calling that model on
+def test_lesson05_article_example1_call_without_channel_axis_keras2_fails_keras3_works():
+    """Lesson 05, section 'Claims against reality: one table' (Example 1): calling that model on
     (1, 100, 100): Keras 2 raises 'expected shape=(None, 28, 28, 1), found shape=(1, 100, 100)';
     Keras 3 adds the channel axis and returns (1, 98, 98, 32)."""
     outcomes = claim("example1_call")
@@ -76,8 +76,8 @@ def test_lesson05_seed_example1_call_without_channel_axis_keras2_fails_keras3_wo
     assert outcomes["Keras 3"].ok and outcomes["Keras 3"].value == (1, 98, 98, 32)
 
 
-def test_lesson05_seed_example2_invalid_padding_raises_at_construction_in_both():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 2): padding='invalid'
+def test_lesson05_article_example2_invalid_padding_raises_at_construction_in_both():
+    """Lesson 05, section 'Claims against reality: one table' (Example 2): padding='invalid'
     does not build: both Kerases raise ValueError 'The `padding` argument must be ...
     Received: invalid' when the layer is constructed."""
     for outcome in claim("example2_invalid_padding").values():
@@ -88,14 +88,14 @@ def test_lesson05_seed_example2_invalid_padding_raises_at_construction_in_both()
 
 
 def test_lesson05_big_stride_gives_a_1x1_output_not_an_empty_one():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Invalid Stride): stride 50 on a
+    """Lesson 05, section 'Claims against reality: one table' (Invalid Stride): stride 50 on a
     28x28 input gives a (1, 1, 1, 4) output in both Kerases, not an empty one."""
     for outcome in claim("big_stride").values():
         assert outcome.ok and outcome.value == (1, 1, 1, 4)
 
 
-def test_lesson05_seed_example3_build_with_batch_one_keras2_works_keras3_fails():
-    """Lesson 05, section "The failure, live: the article's Example 3 under two Kerases":
+def test_lesson05_article_example3_build_with_batch_one_keras2_works_keras3_fails():
+    """Lesson 05, section "The failure, live: one model, two Kerases":
     model.build((1, 28, 28, 1)) works in Keras 2 and raises ValueError 'has already been
     configured to use input shape (None, 28, 28, 1)' in Keras 3."""
     outcomes = claim("example3_build")
@@ -106,8 +106,8 @@ def test_lesson05_seed_example3_build_with_batch_one_keras2_works_keras3_fails()
     )
 
 
-def test_lesson05_seed_example3_mismatch_throws_in_both_with_different_words():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Example 3): an NCHW tensor into
+def test_lesson05_article_example3_mismatch_throws_in_both_with_different_words():
+    """Lesson 05, section 'Claims against reality: one table' (Example 3): an NCHW tensor into
     the declared channels_last model raises in both: Keras 2 'expected shape=(None, 28, 28, 1),
     found shape=(1, 1, 28, 28)', Keras 3 'expected axis -1 of input shape to have value 1'."""
     outcomes = claim("example3_mismatch")
@@ -118,22 +118,22 @@ def test_lesson05_seed_example3_mismatch_throws_in_both_with_different_words():
 
 
 def test_lesson05_channels_first_float32_works_on_cpu_in_both():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Data Format Mismatch): a float32
+    """Lesson 05, section 'Claims against reality: one table' (folklore: channels_first on the CPU): a float32
     channels_first Conv2D(8, 3) on (1, 3, 28, 28) runs on this CPU in both: (1, 8, 26, 26)."""
     for outcome in claim("channels_first_cpu").values():
         assert outcome.ok and outcome.value == (1, 8, 26, 26)
 
 
 def test_lesson05_bare_layer_format_mismatch_is_silent_in_both():
-    """Lesson 05, section 'The article says / Keras 3.15 does' (Data Format Mismatch): a
+    """Lesson 05, section 'Claims against reality: one table' (Data Format Mismatch): a
     channels_first Conv2D(8, 3) on an NHWC (1, 28, 28, 3) image raises nothing in either Keras
     and returns (1, 8, 26, 1)."""
     for outcome in claim("bare_layer_mismatch").values():
         assert outcome.ok and outcome.value == (1, 8, 26, 1)
 
 
-def test_lesson05_table_covers_every_seed_claim():
-    """Lesson 05, section 'The article says / Keras 3.15 does': the table lists every claim
+def test_lesson05_table_covers_every_claim():
+    """Lesson 05, section 'Claims against reality: one table': the table lists every claim
     that FACTS.md checks (Examples 1-3, the stride claim, the data-format claims)."""
     keys = {c.key for c in claims.CLAIMS}
     assert keys == {
@@ -341,3 +341,110 @@ def test_lesson05_predict_kernel_larger_than_image_messages_differ():
     assert "due to downsampling" in keras2.message and "kernel" not in keras2.message
     assert "Computed output size would be zero or negative" in keras3.message
     assert "kernel shape=(30, 30, 1, 16)" in keras3.message
+
+
+# --- added for the lesson review: the live failure as the lesson writes it, the GPU wording -------
+
+
+def test_lesson05_failure_live_keras_input_model_build_with_batch_one():
+    """Lesson 05, section 'The failure, live: one model, two Kerases': a Sequential declared with
+    keras.Input((28, 28, 1)) builds with (1, 28, 28, 1) in Keras 2; Keras 3 raises ValueError
+    "... has already been configured to use input shape (None, 28, 28, 1)"."""
+
+    def scenario(keras):
+        model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(32, 3)])
+        model.build((1, 28, 28, 1))
+        return "built"
+
+    outcomes = versions.side_by_side(scenario)
+    assert outcomes["Keras 2"].ok and outcomes["Keras 2"].value == "built"
+    assert outcomes["Keras 3"].error_type == "ValueError"
+    assert "has already been configured to use input shape (None, 28, 28, 1)" in outcomes["Keras 3"].message
+
+
+def tensorflow_binary_text():
+    import pathlib
+
+    tf = import_tensorflow()
+    library = pathlib.Path(tf.__file__).parent / "libtensorflow_framework.so.2"
+    assert library.exists(), library
+    return library.read_bytes()
+
+
+def test_lesson05_installed_tensorflow_words_the_cudnn_failure_dnn_library_initialization_failed():
+    """Lesson 05, section 'The GPU case': the installed TensorFlow carries the message 'DNN library
+    initialization failed. Look at the errors above for more details.' and no longer contains
+    'Failed to get convolution algorithm'."""
+    import pathlib
+
+    text = tensorflow_binary_text()
+    assert b"DNN library initialization failed. Look at the errors above for more details." in text
+    tf_root = pathlib.Path(import_tensorflow().__file__).parent
+    for library in tf_root.rglob("*.so*"):
+        assert b"Failed to get convolution algorithm" not in library.read_bytes(), library
+
+
+def test_lesson05_build_info_names_the_cuda_and_cudnn_versions():
+    """Lesson 05, section 'The GPU case': tf.sysconfig.get_build_info() names the CUDA and cuDNN
+    versions TensorFlow was built for (keys is_cuda_build, cuda_version, cudnn_version)."""
+    build = import_tensorflow().sysconfig.get_build_info()
+    assert "is_cuda_build" in build
+    if build["is_cuda_build"]:
+        assert build["cuda_version"] and build["cudnn_version"]
+
+
+def test_lesson05_keras2_names_the_layer_keras3_names_the_kernel():
+    """Lesson 05, section 'Reading a traceback': Keras 2's output-size error names the layer
+    ('due to downsampling in conv2d'), Keras 3's gives kernel shape and strides but no layer name."""
+
+    def kernel_larger_than_image(keras):
+        return keras.layers.Conv2D(16, 30, name="conv2d")(np.zeros((1, 28, 28, 1), "float32")).shape
+
+    outcomes = versions.side_by_side(kernel_larger_than_image)
+    assert "due to downsampling in conv2d" in outcomes["Keras 2"].message
+    assert "conv2d" not in outcomes["Keras 3"].message.lower().replace("conv2d op", "")
+    assert "strides=(1, 1)" in outcomes["Keras 3"].message
+
+
+def test_lesson05_onednn_log_line_only_when_onednn_is_on():
+    """Lesson 05, section 'The lines on stderr': the 'oneDNN custom operations are on' line is written
+    when oneDNN is on (TF_ENABLE_ONEDNN_OPTS=1) and missing when it is off (0)."""
+    code = "import tensorflow as tf\nresult = float(tf.constant(1.0) + 1.0)"
+    on = snippets.run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "0"})
+    off = snippets.run_snippet(code, env={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert on.ok and off.ok
+    assert "oneDNN custom operations are on" in on.stderr
+    assert "oneDNN custom operations are on" not in off.stderr
+
+
+def lesson05_explorers(**values):
+    from convclinic.widgets import ConvExplorer
+
+    return [ConvExplorer(feed_to="model", model_input=(28, 28, 1), plot=False, legacy=legacy).set(**values)
+            for legacy in (False, True)]
+
+
+def test_lesson05_explorers_keras2_checks_the_declared_size_keras3_sequential_does_not():
+    """Lesson 05, section 'Try it: Keras 3 and Keras 2, side by side': both start valid; at height 40
+    the Keras 3 Sequential runs and Keras 2 refuses ('expected shape=(None, 28, 28, 1)'); a dropped
+    channel axis at 28 runs in both; feed to = layer with the axis dropped is refused by both."""
+    assert all(explorer.result.ok for explorer in lesson05_explorers())
+    keras3, keras2 = lesson05_explorers(height=40)
+    assert keras3.result.ok and keras3.result.output_shape == (1, 38, 26, 8)
+    assert not keras2.result.ok and "expected shape=(None, 28, 28, 1)" in keras2.result.message
+    assert all(e.result.ok for e in lesson05_explorers(drop_axes=("channel",)))
+    assert not any(e.result.ok for e in lesson05_explorers(drop_axes=("channel",), feed_to="layer"))
+
+
+def test_lesson05_both_kerases_add_the_channel_axis_when_the_size_matches():
+    """Lesson 05, section 'Claims against reality: one table' (Example 1): the model declared with
+    input_shape=(28, 28, 1) adds a missing channel axis in both Kerases: (1, 28, 28) -> (1, 26, 26, 32)."""
+
+    def scenario(keras):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.Sequential([keras.layers.Conv2D(32, (3, 3), input_shape=(28, 28, 1))])
+        return tuple(model(np.zeros((1, 28, 28), "float32")).shape)
+
+    for outcome in versions.side_by_side(scenario).values():
+        assert outcome.ok and tuple(outcome.value) == (1, 26, 26, 32), outcome

@@ -14,6 +14,7 @@ import pytest
 import convclinic
 from convclinic import shapes
 from convclinic.runtime import clean_message, import_keras
+from tests.conftest import require_command
 
 keras = import_keras()
 layers = keras.layers
@@ -221,3 +222,77 @@ def test_lesson06_one_image_becomes_a_batch_of_28_and_a_negative_size():
     assert "negative" in message
     assert "input_size: 1" in message
     assert "batch" not in message
+
+
+# --- Step 2 with plain Keras: the native tools the lesson teaches ------------------------------
+
+
+def test_lesson06_plain_layer_walk_prints_13_6_2_then_fails_in_last():
+    """Lesson 06, section 'Step 2 with plain Keras': calling the layers one by one gives (1, 13, 13, 8),
+    (1, 6, 6, 8), (1, 2, 2, 8), then 'last' raises 'Computed output size would be zero or negative'."""
+    model = shrinking_model()
+    x, shapes_seen, failed = IMAGES, [], None
+    for layer in model.layers:
+        try:
+            x = layer(x)
+        except ValueError as error:
+            failed = (layer.name, clean_message(error))
+            break
+        shapes_seen.append(tuple(x.shape))
+    assert shapes_seen == [(1, 13, 13, 8), (1, 6, 6, 8), (1, 2, 2, 8)]
+    assert failed[0] == "last" and "Computed output size would be zero or negative" in failed[1]
+
+
+def working_part():
+    return keras.Sequential(
+        [keras.Input((28, 28, 1))]
+        + [layers.Conv2D(8, 3, strides=2, name=f"down{index}") for index in range(3)]
+    )
+
+
+def test_lesson06_summary_prints_each_output_shape(capsys):
+    """Lesson 06, section 'Step 2 with plain Keras': model.summary() of the declared working part
+    prints (None, 13, 13, 8), (None, 6, 6, 8) and (None, 2, 2, 8)."""
+    working_part().summary()
+    printed = capsys.readouterr().out
+    for shape in ("(None, 13, 13, 8)", "(None, 6, 6, 8)", "(None, 2, 2, 8)"):
+        assert shape in printed
+
+
+def test_lesson06_plot_model_draws_a_png_with_pydot_and_graphviz(tmp_path):
+    """Lesson 06, section 'Step 2 with plain Keras': keras.utils.plot_model(model, show_shapes=True)
+    writes a PNG (it needs pydot and Graphviz's dot) and returns an image the notebook shows."""
+    require_command("dot", "keras.utils.plot_model draws with Graphviz")
+    target = tmp_path / "model.png"
+    graph = keras.utils.plot_model(working_part(), to_file=str(target), show_shapes=True)
+    assert target.read_bytes().startswith(b"\x89PNG")
+    assert graph.data.startswith(b"\x89PNG")
+
+
+def test_lesson06_traceback_filtering_hides_keras_frames():
+    """Lesson 06, section 'Step 2 with plain Keras': with keras.config.disable_traceback_filtering()
+    the same error shows more traceback frames than with filtering on (the default)."""
+    import traceback
+
+    def frames():
+        error = error_of(lambda: shrinking_model()(IMAGES))
+        return len(traceback.extract_tb(error.__traceback__))
+
+    assert keras.config.is_traceback_filtering_enabled()
+    filtered = frames()
+    keras.config.disable_traceback_filtering()
+    try:
+        unfiltered = frames()
+    finally:
+        keras.config.enable_traceback_filtering()
+    assert unfiltered > filtered
+
+
+def test_lesson06_layer_to_fix_is_the_first_whose_output_is_not_what_is_needed():
+    """Lesson 06, section 'Case 3: the error further down the network': the error is raised in
+    'dense', but the first output that is not what the model needs is conv's: 21632 features
+    (26x26x32) where the head was built for 25088."""
+    model = valid_model_with_same_head()
+    conv_output = model.get_layer("conv")(IMAGES)
+    assert tuple(layers.Flatten()(conv_output).shape) == (1, 21632)
+    assert tuple(model.get_layer("dense").kernel.shape) == (25088, 10)
