@@ -35,6 +35,22 @@ def test_one_vocabulary_every_cause_documented_with_an_existing_lesson():
     assert not causes.recognised("ok") and not causes.recognised("no_such_cause")
 
 
+def test_public_api_is_unchanged_after_every_submodule_is_imported():
+    """``convclinic.diagnose`` stays the function (no submodule shadows it)."""
+    import importlib
+
+    for path in PACKAGE.glob("*.py"):
+        importlib.import_module(f"convclinic.diagnosis.{path.stem}".replace(".__init__", ""))
+    from convclinic.diagnosis import api
+
+    assert convclinic.diagnose is api.diagnose and callable(convclinic.diagnose)
+    assert convclinic.diagnose_error is api.diagnose_error
+    assert convclinic.Report is convclinic.diagnosis.Report
+    assert set(convclinic.diagnosis.__all__) == {"CAUSES", "Report", "FixNotApplicable",
+                                                 "diagnose", "diagnose_error"}
+    assert callable(convclinic.load_ipython_extension)
+
+
 def test_the_vocabulary_is_not_written_twice():
     """The package docstring points at the vocabulary instead of repeating it."""
     for path in PACKAGE.glob("*.py"):

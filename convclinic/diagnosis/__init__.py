@@ -29,11 +29,16 @@ messages differ and both are recognised.
 
 The cause vocabulary (``Report.cause``) is :data:`CAUSES`, defined once in
 :mod:`~convclinic.diagnosis.causes` and listed with the rules' precedence in
-``docs/causes.md``. Modules: ``causes`` (vocabulary), ``report``, ``context``,
-``frames`` (traceback reading), ``walk``, ``parsing`` (messages, no
-TensorFlow), ``classify``, ``findings``, ``silent``, ``fixes``, ``api``,
-``reference`` (the generated doc). Importing this package does not import
-TensorFlow.
+``docs/causes.md``. Modules, one idea each: ``causes`` (the vocabulary),
+``report``, ``context`` (what a diagnosis knows), ``frames`` (traceback
+reading), ``walk`` (the real per-layer walk), ``parsing`` (messages; no
+TensorFlow), ``classify`` (the ordered rule table), ``findings`` (explanations
+and fixes shared by rules), ``silent``, ``fixes`` (machine form), ``api``
+(the entry points), ``reference`` (the generated doc), and for the error
+side: ``calls`` (the failing model and input, found in a traceback), ``box``
+(what ``%load_ext convclinic`` shows, :mod:`convclinic.ipython_extension`),
+``commands`` (``convclinic diagnose``/``run``), ``examples`` (one broken cell
+per cause). Importing this package does not import TensorFlow.
 """
 
 from __future__ import annotations
