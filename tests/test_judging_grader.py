@@ -113,7 +113,7 @@ def _notebook(*sources, meta=None):
 ])
 def test_tamper_attempts_are_named(source, words):
     notes = tamper.notes(tamper.scan(_notebook(source)))
-    assert len(notes) == 1 and notes[0].startswith("tamper attempt: a cell the student added ") and words in notes[0]
+    assert len(notes) == 1 and notes[0].startswith("tamper attempt: an ungraded code cell ") and words in notes[0]
 
 
 @pytest.mark.parametrize("source,words", [

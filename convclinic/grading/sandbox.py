@@ -219,6 +219,22 @@ class SandboxKernelManager(AsyncKernelManager):
 #: attempts, answers using convclinic, forged answers records); the worker reads and clears it.
 NOTES: list = []
 
+def describe_error(label, output, timeout, graded):
+    """An error output of a cell, in words an instructor understands ("" when ordinary)."""
+    ename = output.get("ename", "")
+    if ename in TIMEOUT_NAMES:
+        return f"{label} ran past the per-cell time limit of {timeout} s (endless loop?) and was stopped"
+    if ename == KERNEL_DIED:
+        return f"the Python kernel crashed while running {label} (os._exit, a segfault or the memory limit)"
+    if ename == "MemoryError":
+        return f"{label} ran out of memory (the per-submission memory limit)"
+    if ename == NOT_RUN:
+        return f"later cells were not run ({output.get('evalue', '')}); their tests score 0"
+    if ename == "KeyboardInterrupt" and not graded:
+        return f"{label} was interrupted at the time limit"
+    return ""
+
+
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
 TIMEOUT_NAMES = ("CellTimeoutError",)
@@ -368,6 +384,7 @@ class SandboxedExecute(Execute):
                 NOTES.append(f"tamper attempt: {blocked}")
             if visible is None and not blocked:
                 blocked = self._why_not_run(cell)
+            NOTES.extend(self._trouble(judged.grade_id, cell.get("outputs", []), visible, hidden))
             try:
                 names = get_part(judged.grade_id).names
             except KeyError:
@@ -376,6 +393,15 @@ class SandboxedExecute(Execute):
             with quiet():
                 passed, lines = judging.judge(judged, visible, hidden, blocked)
             cell.outputs = judging.verdict_outputs(passed, lines)
+
+    def _trouble(self, grade_id, outputs, *envelopes):
+        """What report.md says about a judged cell whose kernel outputs the verdict replaces
+        (the same words as :func:`convclinic.grading.worker._problems` for other cells)."""
+        notes = [describe_error(f"'{grade_id}'", output, self.timeout, True) for output in outputs
+                 if output.get("output_type") == "error"]
+        if any("MemoryError" in json.dumps(envelope) for envelope in envelopes if envelope):
+            notes.append(describe_error(f"'{grade_id}'", {"ename": "MemoryError"}, self.timeout, True))
+        return [note for note in notes if note]
 
     def _why_not_run(self, cell):
         for output in cell.get("outputs", []):

@@ -144,7 +144,7 @@ def scan(notebook):
     scans = []
     for _, cell in student_cells(notebook):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        label = f"answer cell '{grade_id}'" if grade_id else "a cell the student added"
+        label = f"answer cell '{grade_id}'" if grade_id else "an ungraded code cell"
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:

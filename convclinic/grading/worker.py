@@ -124,8 +124,8 @@ def grade_job(job):
                                   + (causes[-1] if causes else "see the log in report.md")[:300])
     result.update(_scores(config, assignment, student))
     autograded = os.path.join(course, "autograded", student, assignment)
-    result["problems"] += _problems(autograded, int(_STATE["settings"].get("timeout") or 120))
-    result["problems"] += list(dict.fromkeys(NOTES))  # tamper attempts, in the order met
+    found = _problems(autograded, int(_STATE["settings"].get("timeout") or 120)) + NOTES
+    result["problems"] = list(dict.fromkeys(result["problems"] + found))  # each once, in the order met
     feedback_files = []
     if autograde.get("success"):
         feedback = _run(GenerateFeedback, config, assignment, student)
@@ -204,6 +204,8 @@ def _problems(autograded, timeout):
     """What went wrong inside the notebook, in words an instructor understands."""
     from nbgrader import utils
 
+    from convclinic.grading.sandbox import describe_error
+
     problems = []
     if not os.path.isdir(autograded):
         return problems
@@ -214,28 +216,12 @@ def _problems(autograded, timeout):
             notebook = nbformat.read(os.path.join(autograded, name), as_version=4)
         except Exception:  # noqa: BLE001 - reported by nbgrader already
             continue
-        not_run_reported = False
         for cell in notebook.cells:
             if cell.cell_type != "code":
                 continue
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             label = f"'{grade_id}'" if grade_id else "a code cell"
             for output in cell.get("outputs", []):
-                if output.get("output_type") != "error":
-                    continue
-                ename = output.get("ename", "")
-                if ename == "CellTimeoutError":
-                    problems.append(f"{label} ran past the per-cell time limit of {timeout} s "
-                                    "(endless loop?) and was stopped")
-                elif ename == "KernelDied":
-                    problems.append(f"the Python kernel crashed while running {label} "
-                                    "(os._exit, a segfault or the memory limit)")
-                elif ename == "NotRun" and not not_run_reported:
-                    not_run_reported = True
-                    problems.append(f"later cells were not run ({output.get('evalue', '')}); "
-                                    "their tests score 0")
-                elif ename == "MemoryError":
-                    problems.append(f"{label} ran out of memory (the per-submission memory limit)")
-                elif ename == "KeyboardInterrupt" and not utils.is_grade(cell):
-                    problems.append(f"{label} was interrupted at the time limit")
-    return problems
+                if output.get("output_type") == "error":
+                    problems.append(describe_error(label, output, timeout, utils.is_grade(cell)))
+    return [problem for problem in problems if problem]

@@ -86,7 +86,7 @@ def test_batch_completes_with_exit_zero_and_one_row_per_student(batch):
 
 @pytest.mark.parametrize("case", sorted(matrix.CASES))
 def test_case_has_its_exact_score_and_status(batch, case):
-    """Each fixture case: exact score out of 11 and exact status words."""
+    """Each fixture case: exact score out of the assignment's maximum and exact status words."""
     _, score, status = matrix.CASES[case]
     row = next(row for row in batch["rows"] if row["student_id"] == case)
     assert (float(row["score"]), float(row["max_score"]), row["status"]) == (score, matrix.MAX, status)
@@ -134,20 +134,21 @@ def test_grader_state_untouched_by_attacker(batch):
     for path in batch["context"]["state"]:
         assert b"hacked" not in pathlib.Path(path).read_bytes(), path
     honest = next(row for row in batch["rows"] if row["student_id"] == "full-solution")
-    assert float(honest["score"]) == 10
+    assert float(honest["score"]) == matrix.FULL
 
 
 def test_no_feedback_contains_hidden_test_source(batch):
-    """Hidden test lines appear in nobody's feedback, not even an attacker's who printed them."""
-    assert len(batch["hidden"]) >= 5
+    """Hidden test lines appear in nobody's feedback, not even an attacker's who printed the kernel's
+    whole input history (it never held them: the hidden blocks are not sent to the kernel)."""
+    assert len(batch["hidden"]) >= 3
     pages = list((batch["out"] / "feedback").rglob("*.html"))
     assert len(pages) >= 15
     for page in pages:
         text = feedback_text(page)
-        leaked = [line for line in batch["hidden"] if line in text]
+        leaked = [line for line in batch["hidden"] if line in text or line[::-1] in text]
         assert not leaked, (page, leaked[:3])
     attacker = feedback_text(batch["out"] / "feedback" / "attack-print-hidden-tests" / ASSIGNMENT / f"{ASSIGNMENT}.html")
-    assert "[hidden test line removed]" in attacker
+    assert attacker.count("def as_model_input") >= 2  # its source, and the history it printed
 
 
 def test_rerun_is_idempotent_and_grades_nobody_again(batch):

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.grading, pytest.mark.slow]
 
 ASSIGNMENTS = assignments()
 EXPECTED = ["01-channel-axis", "02-padding", "03-stride-dilation", "04-data-format",
-            "05-framework-version", "06-shape-detective"]
+            "05-framework-version", "06-shape-detective", "07-pipelines"]
 
 
 def _wrong_params():
@@ -44,7 +44,7 @@ def _scores(graded, assignment, student_id):
 
 
 def test_every_assignment_of_the_course_exists():
-    """The six assignments of the shared contract have a master (solutions/<name>/<name>.ipynb)."""
+    """The seven assignments of the course have a master (solutions/<name>/<name>.ipynb)."""
     assert ASSIGNMENTS == EXPECTED
 
 
