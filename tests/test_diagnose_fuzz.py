@@ -186,3 +186,28 @@ def test_anything_gives_a_report(target, x):
     assert isinstance(report, Report)
     assert report.cause in CAUSES
     assert isinstance(str(report), str)
+
+
+@FUZZ
+@given(
+    outer=st.integers(1, 3), inner=st.integers(1, 3), size=st.integers(6, 12),
+    channels=st.sampled_from([1, 3]), legacy=st.booleans(), as_model=st.booleans(),
+)
+def test_one_axis_too_many_is_named_and_its_fix_runs(outer, inner, size, channels, legacy,
+                                                     as_model):
+    """Any rank-5 input (a batch of batches) to a Conv2D layer or model: extra_axis, raised
+    or silent (Keras 2 layers run it), and the report's own fix gives one batch that runs."""
+    lib = tf_keras if legacy else keras
+
+    def build():
+        conv = lib.layers.Conv2D(4, 3, name="conv")
+        if as_model:
+            return lib.Sequential([lib.Input((size, size, channels)), conv])
+        return conv
+
+    x = np.ones((outer, inner, size, size, channels), "float32")
+    report = diagnose(build(), x)
+    assert (report.cause, report.ok) == ("extra_axis", False), str(report)
+    new_target, new_x = report.apply_fix(build(), x)
+    assert new_x.shape == (outer * inner, size, size, channels)
+    assert tuple(new_target(new_x).shape) == (outer * inner, size - 2, size - 2, 4)
