@@ -15,7 +15,7 @@ from convclinic import shapes
 from convclinic.outcome import attempt
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
-from tests.conftest import IN_CI
+from tests.contract.pytorch import import_torch
 
 
 @pytest.fixture(scope="module")
@@ -209,19 +209,6 @@ def test_lesson02_explorer_six_by_six_same():
 
 
 # --- PyTorch, as lesson 02 describes it (torch is a test-only extra: requirements-test.txt) -----
-
-
-def import_torch():
-    """Return torch; a missing torch FAILS under CI=true and skips elsewhere (like require_command)."""
-    try:
-        import torch
-    except ImportError:
-        message = ("torch is missing (lesson 02's PyTorch claims are pinned against it); "
-                   "`make test` installs requirements-test.txt")
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return torch
 
 
 def torch_ones_conv(torch, size, kernel, **settings):

@@ -18,6 +18,7 @@ from convclinic import formats
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras
 from convclinic.snippets import run_snippet
+from tests.contract.pytorch import import_torch
 
 CPU_NHWC_ONLY = "The Conv2D op currently only supports the NHWC tensor format on the CPU"
 
@@ -403,3 +404,16 @@ def test_lesson04_explorer_input_layout_reproduces_the_silent_mismatch(data_form
     explorer = ConvExplorer(height=28, width=28, channels=3, filters=8, kernel_size=3,
                             data_format=data_format, input_layout=input_layout, plot=False)
     assert explorer.readout.value == readout
+
+
+def test_lesson04_pytorch_stores_kernels_out_in_kh_kw_and_the_reference_is_its_conv2d(torch_weights):
+    """Lesson 04, section 'Porting PyTorch kernels': a PyTorch Conv2d(3, 8, 3) holds its kernel as
+    (out, in, kh, kw) = (8, 3, 3, 3), and formats.reference_conv2d computes what PyTorch's own
+    conv2d computes on an NCHW batch."""
+    torch = import_torch()
+    assert tuple(torch.nn.Conv2d(3, 8, 3).weight.shape) == (8, 3, 3, 3)
+    weight, bias = torch_weights
+    batch_nchw = images((2, 3, 28, 28), seed=5)
+    expected = torch.nn.functional.conv2d(
+        torch.from_numpy(batch_nchw), torch.from_numpy(weight), torch.from_numpy(bias)).numpy()
+    np.testing.assert_allclose(formats.reference_conv2d(batch_nchw, weight, bias), expected, atol=1e-4)
