@@ -102,3 +102,20 @@ def test_release_self_checks_name_each_mistake_in_a_real_kernel():
     """The release's own test cells, in a real kernel: each named mistake FAILs naming it, the
     correct-unusual answers PASS (global channels_first included)."""
     jf.assert_release_self_checks(ASSIGNMENT, MISTAKES)
+
+
+@pytest.mark.slow
+def test_reveal_ignores_a_global_channels_first():
+    """The ungraded Part 3 reveal: every layer names its data_format, so a learner's global
+    ``keras.config.set_image_data_format("channels_first")`` does not change what is shown."""
+    import contextlib
+    import io
+
+    from convclinic.judging.truth import default_keras_config
+
+    right = {"a": (1, 8, 26, 26), "b": (1, 1, 26, 8), "c": (1, 8, 26, 1), "d": "ValueError", "e": "ValueError"}
+    with default_keras_config() as keras, contextlib.redirect_stdout(io.StringIO()) as shown:
+        keras.config.set_image_data_format("channels_first")
+        assert ex04.reveal_predictions({key: ... for key in right}) is None
+        assert ex04.reveal_predictions(right) == len(right)
+    assert "5 of 5 right" in shown.getvalue()

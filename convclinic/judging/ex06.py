@@ -23,6 +23,7 @@ import numpy as np
 from convclinic.judging.casework import Verdicts, call, error_text, hint_of, records
 from convclinic.judging.core import Part, register
 from convclinic.judging.ex06_model import FIX_MODEL_PART
+from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
 
 LABELS = ("missing-axis", "channel-mismatch", "kernel-too-large", "integer-input", "bad-argument")
 CONSTRUCTOR = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate")
@@ -87,14 +88,63 @@ def scenario_label(case):
     return "kernel-too-large"
 
 
+SCENARIO_DTYPES = ("float32", "uint8", "int16", "int32", "int64")
+BAD_ARGUMENTS = ({"padding": "full"}, {"strides": 0}, {"filters": -1}, {"data_format": "NHWC"},
+                 {"kernel_size": 0}, {"dilation_rate": -2})
+
+
+def draw_scenario(function):
+    """A scenario nobody listed (:mod:`convclinic.judging.fresh`): one of the five causes,
+    with sizes drawn from the learner's function."""
+    rng = draw(function)
+    height, width = rng.randint(6, 40), rng.randint(6, 40)
+    kind = rng.choice(LABELS)
+    if kind == "missing-axis":
+        return ["conv", rng.choice([[height, width], [height, width, rng.randint(1, 3)]]), "float32", {}]
+    if kind == "channel-mismatch":
+        built, given = rng.sample(range(1, 6), 2)
+        return ["built-for", built, [1, height, width, given]]
+    if kind == "kernel-too-large":
+        return ["conv", [1, height, width, 1], "float32", {"dilation_rate": rng.randint(21, 40)}]
+    if kind == "integer-input":
+        return ["conv", [1, height, width, rng.randint(1, 3)], rng.choice(SCENARIO_DTYPES[1:]), {}]
+    return ["conv", [1, height, width, 1], "float32", dict(rng.choice(BAD_ARGUMENTS))]
+
+
+def read_scenario(case):
+    """A drawn scenario, checked strictly (it comes back from the kernel); ValueError when bad."""
+    def sizes(shape, low, high):
+        return (isinstance(shape, list) and low <= len(shape) <= high
+                and all(isinstance(v, int) and 1 <= v <= 64 for v in shape))
+
+    if isinstance(case, list) and len(case) == 3 and case[0] == "built-for":
+        if isinstance(case[1], int) and 1 <= case[1] <= 8 and sizes(case[2], 4, 4):
+            return case
+    if isinstance(case, list) and len(case) == 4 and case[0] == "conv" and sizes(case[1], 2, 4):
+        arguments = case[3]
+        if (case[2] in SCENARIO_DTYPES and isinstance(arguments, dict) and set(arguments) <= set(CONSTRUCTOR)
+                and all(isinstance(v, int | str) for v in arguments.values())):
+            return case
+    raise ValueError("malformed scenario")
+
+
+def _call_cause(function, case):
+    message = run_scenario(case)
+    answer = call(function, message) if message is not None else None
+    return {"message": message, "answer": answer}
+
+
 def collect_causes(answers, cases):
-    """Produce each scenario's real message; record it and the learner's label for it."""
+    """Produce each scenario's real message; record it and the learner's label for it.
+    For :data:`FRESH`, draw the scenario from the function itself and record it too."""
     name_the_cause = answers["name_the_cause"]
     data = []
     for case in cases:
-        message = run_scenario(case)
-        answer = call(name_the_cause, message) if message is not None else None
-        data.append({"message": message, "answer": answer})
+        if case == FRESH:
+            drawn = draw_scenario(name_the_cause)
+            data.append(fresh_record(drawn, _call_cause(name_the_cause, drawn)))
+        else:
+            data.append(_call_cause(name_the_cause, case))
     return data
 
 
@@ -117,6 +167,8 @@ def judge_causes(data, cases, hidden):
         verdicts.unreadable()
         return verdicts.findings()
     for case, row in zip(cases, rows, strict=True):
+        if case == FRESH:
+            case, row = read_fresh(row, read_scenario)
         label = scenario_label(case)
         index = LABELS.index(label)
         message = row.get("message")
@@ -154,13 +206,87 @@ def as_count(value):
     raise TypeError(f"returned {type(value).__name__} {value!r}, not a whole number of features")
 
 
+MAX_FEATURE_SIDE = 64
+MAX_LAYERS = 4
+
+
+def draw_features_case(function):
+    """A case nobody listed (:mod:`convclinic.judging.fresh`): non-square, 2-3 layers that fit."""
+    rng = draw(function)
+    height, width = rng.sample(range(12, 41), 2)
+    shape, settings = [height, width, rng.randint(1, 4)], []
+    for _ in range(rng.randint(2, 3)):
+        if settings and rng.random() < 0.3:
+            layer = ["pool", rng.randint(2, 3)]
+        else:
+            layer = ["conv", rng.randint(2, 16), rng.choice([1, 3, 5]), rng.randint(1, 3),
+                     rng.choice(["valid", "same"])]
+        if _fits(shape, settings + [layer]):
+            settings.append(layer)
+    return [shape, settings or [["conv", 4, 3, 2, "same"]]]
+
+
+def _fits(shape, settings):
+    """Does every layer of ``settings`` leave at least one pixel per side?"""
+    height, width, _ = shape
+    for layer in settings:
+        needed = layer[1] if layer[0] == "pool" else (layer[2] if layer[4] == "valid" else 1)
+        if min(height, width) < needed:
+            return False
+        height, width, _ = _step((height, width, 0), layer)
+    return True
+
+
+def _step(shape, layer, mistake=None):
+    height, width, channels = shape
+    if layer[0] == "pool":
+        rounding = math.ceil if mistake == "pool-ceil" else math.floor
+        return rounding(height / layer[1]), rounding(width / layer[1]), channels
+    _, filters, kernel, stride, padding = layer
+    stride = 1 if mistake == "no-stride" else stride
+    if padding == "same" and mistake != "same-as-valid":
+        return math.ceil(height / stride), math.ceil(width / stride), filters
+    return (height - kernel) // stride + 1, (width - kernel) // stride + 1, filters
+
+
+def read_features_case(case):
+    """A drawn case, checked strictly (it comes back from the kernel); ValueError when bad."""
+    if not isinstance(case, list | tuple) or len(case) != 2:
+        raise ValueError("bad case")
+    shape, settings = case
+    if (not isinstance(shape, list | tuple) or len(shape) != 3
+            or not all(isinstance(v, int) and 1 <= v <= MAX_FEATURE_SIDE for v in shape)):
+        raise ValueError("bad input shape")
+    if not isinstance(settings, list | tuple) or not 1 <= len(settings) <= MAX_LAYERS:
+        raise ValueError("bad layers")
+    for layer in settings:
+        conv = (isinstance(layer, list | tuple) and len(layer) == 5 and layer[0] == "conv"
+                and all(isinstance(v, int) and 1 <= v <= 16 for v in layer[1:4]) and layer[4] in ("valid", "same"))
+        pool = isinstance(layer, list | tuple) and len(layer) == 2 and layer[0] == "pool" and layer[1] in (2, 3)
+        if not (conv or pool):
+            raise ValueError("bad layer")
+    if not _fits(shape, settings):
+        raise ValueError("a layer does not fit")
+    return [list(shape), [list(layer) for layer in settings]]
+
+
+def _call_features(function, case):
+    shape, settings = case
+    return call(function, tuple(shape), [tuple(item) for item in settings], convert=as_count)
+
+
 def collect_features(answers, cases):
-    """Call ``flatten_features`` on each case (tuples, as the task says); record the count."""
+    """Call ``flatten_features`` on each case (tuples, as the task says); record the count.
+    For :data:`FRESH`, draw the case from the function itself and record it with the count."""
     flatten_features = answers["flatten_features"]
-    return [
-        call(flatten_features, tuple(shape), [tuple(item) for item in settings], convert=as_count)
-        for shape, settings in cases
-    ]
+    data = []
+    for case in cases:
+        if case == FRESH:
+            drawn = draw_features_case(flatten_features)
+            data.append(fresh_record(drawn, _call_features(flatten_features, drawn)))
+        else:
+            data.append(_call_features(flatten_features, case))
+    return data
 
 
 def keras_features(input_shape, layer_settings):
@@ -181,20 +307,10 @@ def keras_features(input_shape, layer_settings):
 
 def simulate(input_shape, layer_settings, mistake=None):
     """Shape arithmetic with one named mistake, to name what a wrong count did."""
-    height, width, channels = input_shape
-    for settings in layer_settings:
-        if settings[0] == "pool":
-            size = settings[1]
-            rounding = math.ceil if mistake == "pool-ceil" else math.floor
-            height, width = rounding(height / size), rounding(width / size)
-            continue
-        _, filters, kernel, stride, padding = settings
-        stride = 1 if mistake == "no-stride" else stride
-        if padding == "same" and mistake != "same-as-valid":
-            height, width = math.ceil(height / stride), math.ceil(width / stride)
-        else:
-            height, width = (height - kernel) // stride + 1, (width - kernel) // stride + 1
-        channels = filters
+    shape = tuple(input_shape)
+    for layer in layer_settings:
+        shape = _step(shape, layer, mistake)
+    height, width, channels = shape
     if mistake == "square":
         width = height
     return height * width * (1 if mistake == "no-channels" else channels)
@@ -224,7 +340,10 @@ def judge_features(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for (shape, settings), row in zip(cases, rows, strict=True):
+    for case, row in zip(cases, rows, strict=True):
+        if case == FRESH:
+            case, row = read_fresh(row, read_features_case)
+        shape, settings = case
         truth = keras_features(shape, settings)
         error = error_text(row, "flatten_features")
         got = row.get("value")
@@ -257,6 +376,7 @@ PARTS = tuple(register(part) for part in (
             ["conv", [1, 28, 20, 1], "float32", {"dilation_rate": [2, 15]}],
             ["conv", [1, 9, 7, 1], "uint8", {}],
             ["conv", [1, 28, 28, 1], "float32", {"padding": "invalid"}],
+            FRESH,
         ),
         collect=collect_causes,
         judge=judge_causes,
@@ -269,6 +389,7 @@ PARTS = tuple(register(part) for part in (
         visible=(
             [[28, 28, 1], [["conv", 32, 3, 1, "valid"]]],
             [[28, 22, 3], [["conv", 8, 3, 2, "same"], ["pool", 2], ["conv", 16, 3, 1, "valid"]]],
+            FRESH,
         ),
         collect=collect_features,
         judge=judge_features,
