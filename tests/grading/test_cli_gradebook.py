@@ -135,7 +135,7 @@ def test_manual_grade_then_nbgrader_export(batch):
     rows = {row["student_id"]: row for row in csv.DictReader(exported.open())}
     assert set(rows) == set(STUDENTS)
     assert {row["assignment"] for row in rows.values()} == {ASSIGNMENT}
-    assert float(rows["full-solution"]["score"]) == 11
+    assert float(rows["full-solution"]["score"]) == matrix.FULL + 1
     assert float(rows["unchanged-release"]["score"]) == 0
     assert float(rows["corrupt-json"]["score"]) == 0
     assert float(rows["full-solution"]["max_score"]) == matrix.MAX
@@ -144,4 +144,4 @@ def test_manual_grade_then_nbgrader_export(batch):
     with gradebook(out) as book:
         explain = book.find_grade(MANUAL_ID, NOTEBOOK, ASSIGNMENT, "full-solution")
         assert explain.manual_score == 1 and explain.needs_manual_grade is False
-        assert float(book.find_submission(ASSIGNMENT, "full-solution").score) == 11
+        assert float(book.find_submission(ASSIGNMENT, "full-solution").score) == matrix.FULL + 1

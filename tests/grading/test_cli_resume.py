@@ -87,10 +87,10 @@ def test_batch_killed_mid_run_resumes_without_regrading_finished_students(tmp_pa
         assert (journal / name).read_bytes() == content, f"{name} was graded again"
     rows = rows_of(out)
     assert sorted(rows) == students
-    assert all(float(row["score"]) == 10 and row["status"] == matrix.GRADED_MANUAL for row in rows.values())
+    assert all(float(row["score"]) == matrix.FULL and row["status"] == matrix.GRADED_MANUAL for row in rows.values())
     for student in students:
         entry = json.loads((journal / f"{student}.json").read_text())
-        assert entry["score"] == 10
+        assert entry["score"] == matrix.FULL
         assert (out / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").stat().st_size > 1000
     leftovers = [p for p in out.rglob("*") if ".tmp-" in p.name]
     assert not leftovers
@@ -115,8 +115,8 @@ def test_lms_zip_with_two_submissions_from_one_student_grades_the_latest(tmp_pat
     done = run_cli("grade", archive, "--out", tmp_path / "out", "--workers", 2, "--assignment", ASSIGNMENT)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = rows_of(tmp_path / "out")
-    assert float(rows["once"]["score"]) == 10
-    assert float(rows["twice"]["score"]) == 8
+    assert float(rows["once"]["score"]) == matrix.FULL
+    assert float(rows["twice"]["score"]) == matrix.FULL - 2
     assert rows["twice"]["status"] == (
         f"graded; 2 submissions of {matrix.NOTEBOOK} (2026-03-01-09-00-00, 2026-03-02-17-45-10): "
         f"graded the latest, 2026-03-02-17-45-10; {matrix.MANUAL}")
