@@ -31,6 +31,8 @@ def models(tmp_path_factory):
         old = import_keras(legacy=True)
         old.Sequential([old.Input((None, None, 1)), old.layers.Conv2D(8, 30, name="big")]).save(
             r"{folder}/big_kernel.h5")
+        old.Sequential([old.Input((28, 28, 1)), old.layers.Lambda(lambda t: t * 2.0),
+                        old.layers.Conv2D(8, 3, name="conv")]).save(r"{folder}/lambda.h5")
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300, capture_output=True)
     (folder / "corrupt.keras").write_text("this is not a zip archive")
@@ -56,6 +58,17 @@ def test_an_h5_model_through_tf_keras(models):
     done = convclinic("diagnose", models / "big_kernel.h5", "--input-shape", "1,28,28,1")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "spatial_too_small" in done.stdout and "'big'" in done.stdout
+
+
+def test_an_h5_file_keras3_cannot_read_is_loaded_with_tf_keras(models):
+    """Keras 3 refuses a Keras 2 Lambda layer from an .h5 file; tf_keras loads it."""
+    done = convclinic("diagnose", models / "lambda.h5", "--input-shape", "1,28,28,3", "--json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["cause"], report["layer"], report["legacy"]) == ("channel_mismatch", "conv", True)
+    plain = convclinic("diagnose", models / "big_kernel.h5", "--input-shape", "1,28,28,1",
+                       "--json")
+    assert json.loads(plain.stdout)["legacy"] is False  # Keras 3 read that one itself
 
 
 def test_json_output_parses(models):
