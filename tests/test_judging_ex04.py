@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from convclinic.judging import core, ex04
+from convclinic.judging.fresh import FRESH
 from tests import judging_fixtures as jf
 
 ASSIGNMENT = "04-data-format"
 TRANSPOSE = core.get_part("ex04-transpose")
+LISTED = [case for case in TRANSPOSE.visible if case != FRESH]
 
 
 def _records(function_last, function_first, cases):
@@ -28,18 +30,18 @@ def _records(function_last, function_first, cases):
 
 def test_transpose_truth_is_numpy_transpose_and_names_a_height_width_swap():
     right = _records(lambda b: np.transpose(b, (0, 2, 3, 1)), lambda b: np.transpose(b, (0, 3, 1, 2)),
-                     TRANSPOSE.visible)
-    assert all(f.ok for f in ex04.judge_transpose(right, TRANSPOSE.visible, False))
+                     LISTED)
+    assert all(f.ok for f in ex04.judge_transpose(right, LISTED, False))
     swapped = _records(lambda b: np.transpose(b, (0, 3, 2, 1)), lambda b: np.transpose(b, (0, 3, 2, 1)),
-                       TRANSPOSE.visible)
-    failed = [f for f in ex04.judge_transpose(swapped, TRANSPOSE.visible, False) if not f.ok]
+                       LISTED)
+    failed = [f for f in ex04.judge_transpose(swapped, LISTED, False) if not f.ok]
     assert failed and all("height and width are swapped" in f.message for f in failed)
 
 
 def test_transpose_visible_cases_catch_square_only_code():
     """Every visible check holds a non-square image, so an H/W swap fails visibly."""
-    assert any(case[2] != case[3] for case in TRANSPOSE.visible)
-    assert any(case[4] != "float32" for case in TRANSPOSE.visible)  # a cast fails visibly too
+    assert any(case[2] != case[3] for case in LISTED)
+    assert any(case[4] != "float32" for case in LISTED)  # a cast fails visibly too
 
 
 def test_malformed_data_is_unreadable_not_a_crash():
@@ -119,3 +121,20 @@ def test_reveal_ignores_a_global_channels_first():
         assert ex04.reveal_predictions({key: ... for key in right}) is None
         assert ex04.reveal_predictions(right) == len(right)
     assert "5 of 5 right" in shown.getvalue()
+
+
+def test_drawn_cases_are_non_square_and_checked_strictly():
+    """The case drawn per answer (a lookup table of the visible cases fails it) has height != width
+    and kernel_h != kernel_w; a forged one that is too big is refused."""
+    assert all(FRESH in part.visible for part in ex04.PARTS)
+    functions = [eval(f"lambda batch: {value}") for value in range(20)]  # noqa: S307 - fixed text
+    for function in functions:
+        n, c, h, w, dtype = ex04.draw_transpose_case(function)
+        assert h != w and ex04.transpose_case([n, c, h, w, dtype])
+        out_channels, in_channels, kernel_h, kernel_w = ex04.draw_kernel_case(function)
+        assert kernel_h != kernel_w and out_channels != in_channels
+    for forged in ([64, 64, 64, 64, "float32"], [1, 1, 2, 2, "object"]):
+        with pytest.raises(ValueError):
+            ex04.transpose_case(forged)
+    with pytest.raises(ValueError):
+        ex04.kernel_case([64, 64, 64, 64])

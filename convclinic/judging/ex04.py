@@ -31,12 +31,16 @@ from convclinic.judging.casework import (
     records,
 )
 from convclinic.judging.core import Part, register
+from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
 
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
 TORCH_TO_KERAS = (2, 3, 1, 0)
 DTYPES = ("float32", "float64", "uint8", "int32", "int64")
 MAX_SIDE = 64
+MAX_PIXELS = 100_000
+MAX_CHANNELS = 16
+MAX_KERNEL = 7
 
 
 # --- inputs, the same on both sides ------------------------------------------------------
@@ -50,8 +54,10 @@ def _ints(case, count, what):
 
 
 def transpose_case(case):
-    """``[n, c, h, w, dtype]`` -> ((n, c, h, w), dtype); ValueError when malformed."""
+    """``[n, c, h, w, dtype]`` -> ((n, c, h, w), dtype); ValueError when malformed or too big."""
     shape = _ints(case, 4, "transpose")
+    if int(np.prod(shape)) > MAX_PIXELS:
+        raise ValueError(f"case too big {case!r}")
     dtype = case[4] if len(case) == 5 else None
     if dtype not in DTYPES:
         raise ValueError(f"bad dtype in {case!r}")
@@ -66,8 +72,11 @@ def batch(shape, dtype):
 
 
 def kernel_case(case):
-    """``[out, in, kh, kw]``; ValueError when malformed."""
-    return _ints(case, 4, "kernel")
+    """``[out, in, kh, kw]``; ValueError when malformed or too big."""
+    values = _ints(case, 4, "kernel")
+    if max(values[:2]) > MAX_CHANNELS or max(values[2:]) > MAX_KERNEL:
+        raise ValueError(f"kernel case too big {case!r}")
+    return values
 
 
 def torch_weight(case):
@@ -82,23 +91,61 @@ def torch_weight(case):
 # --- kernel side ----------------------------------------------------------------------
 
 
+def draw_transpose_case(function):
+    """A case nobody listed (:mod:`convclinic.judging.fresh`): height != width, any dtype."""
+    rng = draw(function)
+    height, width = rng.sample(range(2, 12), 2)
+    return [rng.randint(1, 4), rng.randint(1, 5), height, width, rng.choice(DTYPES)]
+
+
+def draw_kernel_case(function):
+    """A kernel nobody listed: kernel_h != kernel_w, in != out."""
+    rng = draw(function)
+    out_channels, in_channels = rng.sample(range(1, 7), 2)
+    kernel_h, kernel_w = rng.sample(range(1, 6), 2)
+    return [out_channels, in_channels, kernel_h, kernel_w]
+
+
+def _call_transpose(to_last, to_first, case):
+    (n, c, h, w), dtype = transpose_case(case)
+    return {"last": call(to_last, batch((n, c, h, w), dtype), convert=as_array),
+            "first": call(to_first, batch((n, h, w, c), dtype), convert=as_array)}
+
+
 def collect_transpose(answers, cases):
-    """Call both functions of Part 1 on each case's batch; record what they return."""
+    """Call both functions of Part 1 on each case's batch; record what they return
+    (for :data:`FRESH`, on a case drawn from ``to_channels_last``, recorded with it)."""
     to_last, to_first = answers["to_channels_last"], answers["to_channels_first"]
     data = []
     for case in cases:
-        (n, c, h, w), dtype = transpose_case(case)
-        data.append({
-            "last": call(to_last, batch((n, c, h, w), dtype), convert=as_array),
-            "first": call(to_first, batch((n, h, w, c), dtype), convert=as_array),
-        })
+        if case == FRESH:
+            drawn = draw_transpose_case(to_last)
+            data.append(fresh_record(drawn, _call_transpose(to_last, to_first, drawn)))
+        else:
+            data.append(_call_transpose(to_last, to_first, case))
     return data
 
 
 def collect_torch_kernel(answers, cases):
     """Call ``torch_kernel_to_keras`` on each case's weight; record the kernel it returns."""
     convert = answers["torch_kernel_to_keras"]
-    return [{"kernel": call(convert, torch_weight(case)[0], convert=as_array)} for case in cases]
+    data = []
+    for case in cases:
+        if case == FRESH:
+            drawn = draw_kernel_case(convert)
+            data.append(fresh_record(drawn, {"kernel": call(convert, torch_weight(drawn)[0], convert=as_array)}))
+        else:
+            data.append({"kernel": call(convert, torch_weight(case)[0], convert=as_array)})
+    return data
+
+
+def _read_drawn(read):
+    def check(case):
+        if not isinstance(case, list):
+            raise ValueError("malformed case")
+        read(case)
+        return case
+    return check
 
 
 # --- clean side: Part 1 ---------------------------------------------------------------------
@@ -163,6 +210,8 @@ def judge_transpose(data, cases, hidden):
         verdicts.unreadable()
         return verdicts.findings()
     for case, row in zip(cases, rows, strict=True):
+        if case == FRESH:
+            case, row = read_fresh(row, _read_drawn(transpose_case))
         (n, c, h, w), dtype = transpose_case(case)
         _check_layout(verdicts, 0, "to_channels_last", row.get("last"), batch((n, c, h, w), dtype),
                       NCHW_TO_NHWC, "(0, 2, 3, 1)", dtype)
@@ -251,6 +300,8 @@ def judge_torch_kernel(data, cases, hidden):
         verdicts.unreadable()
         return verdicts.findings()
     for case, row in zip(cases, rows, strict=True):
+        if case == FRESH:
+            case, row = read_fresh(row, _read_drawn(kernel_case))
         _check_kernel(verdicts, case, row.get("kernel"))
     return verdicts.findings()
 
@@ -296,7 +347,7 @@ PARTS = tuple(register(part) for part in (
         grade_id="ex04-transpose",
         label="Part 1 to_channels_last / to_channels_first",
         names=("to_channels_last", "to_channels_first"),
-        visible=([2, 3, 4, 5, "float32"], [1, 3, 28, 28, "uint8"]),
+        visible=([2, 3, 4, 5, "float32"], [1, 3, 28, 28, "uint8"], FRESH),
         collect=collect_transpose,
         judge=judge_transpose,
         requirements=TRANSPOSE_REQUIREMENTS,
@@ -305,7 +356,7 @@ PARTS = tuple(register(part) for part in (
         grade_id="ex04-torch-kernel",
         label="Part 2 torch_kernel_to_keras",
         names=("torch_kernel_to_keras",),
-        visible=([4, 3, 3, 3], [2, 5, 3, 2]),
+        visible=([4, 3, 3, 3], [2, 5, 3, 2], FRESH),
         collect=collect_torch_kernel,
         judge=judge_torch_kernel,
         requirements=KERNEL_REQUIREMENTS,
