@@ -62,9 +62,15 @@ def test_the_vocabulary_is_not_written_twice():
 
 def test_precedence_in_the_doc_is_the_rule_table_order():
     doc = causes_markdown()
-    positions = [doc.index(f"`{rule.__name__}`:") for rule in classify.RULES]
+    positions = [doc.index(f"`{rule.__name__}` (") for rule in classify.RULES]
     assert positions == sorted(positions)
     assert len(classify.RULES) >= 15
+
+
+def test_every_named_failure_has_a_rule_that_can_name_it():
+    named = {cause for rule in classify.RULES for cause in rule.causes}
+    assert named <= set(CAUSES)
+    assert named == set(CAUSES) - {"ok", "unknown"}
 
 
 def _functions(tree):

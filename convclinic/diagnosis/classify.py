@@ -19,7 +19,17 @@ from convclinic.diagnosis import findings, fixes, parsing
 from convclinic.diagnosis.findings import Finding, layer_phrase
 from convclinic.diagnosis.frames import owner_of_weight
 
-__all__ = ["Evidence", "RULES", "classify", "precedence"]
+__all__ = ["Evidence", "RULES", "classify", "precedence", "gives"]
+
+
+def gives(*cause_ids):
+    """Mark a rule with the causes it can name (listed in docs/causes.md, checked by a test)."""
+
+    def mark(rule):
+        rule.causes = cause_ids
+        return rule
+
+    return mark
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Evidence:
         return {self.layer: {argument: value}} if self.layer and value is not None else None
 
 
+@gives("gpu_init_failure")
 def gpu_init_failure(ev):
     """cuDNN failed to start: a message about the GPU library, whatever the shapes."""
     if not parsing.is_gpu_init_failure(ev.message):
@@ -65,6 +76,7 @@ def gpu_init_failure(ev):
     )
 
 
+@gives("nchw_unsupported_on_cpu")
 def nchw_unsupported_on_cpu(ev):
     """TensorFlow's CPU kernel refuses NCHW: the platform, not the shapes."""
     if not parsing.is_nchw_on_cpu(ev.message):
@@ -106,6 +118,7 @@ def _bad_string_arg(ev, name):
     return isinstance(ev.error, AttributeError | TypeError)
 
 
+@gives("invalid_padding")
 def invalid_padding(ev):
     """padding other than 'valid'/'same' (a constructor argument)."""
     if not ("`padding` argument" in ev.message or "`padding` must be" in ev.message
@@ -125,6 +138,7 @@ def invalid_padding(ev):
     )
 
 
+@gives("invalid_data_format")
 def invalid_data_format(ev):
     """data_format other than 'channels_last'/'channels_first' (a constructor argument)."""
     if not ("`data_format` argument" in ev.message or _bad_string_arg(ev, "data_format")):
@@ -141,6 +155,7 @@ def invalid_data_format(ev):
     )
 
 
+@gives("stride_dilation_conflict")
 def stride_dilation_conflict(ev):
     """strides > 1 with dilation_rate > 1 (Keras refuses it at construction)."""
     if "not supported in conjunction with" not in ev.low:
@@ -161,6 +176,7 @@ _GOOD_VALUES = {"filters": 32, "groups": 1, "kernel_size": 3, "strides": 1, "dil
                 "pool_size": 2}
 
 
+@gives("invalid_argument")
 def invalid_argument(ev):
     """A non-positive or wrongly sized filters/kernel/strides/dilation, or groups that do not divide."""
     argument = parsing.argument_named(ev.message)
@@ -187,6 +203,7 @@ def invalid_argument(ev):
                    config_fix=ev.config_fix(argument, good))
 
 
+@gives("integer_dtype")
 def integer_dtype(ev):
     """An integer or bool input refused by a float layer."""
     named = parsing.integer_dtype_named(ev.message)
@@ -205,6 +222,7 @@ def integer_dtype(ev):
     )
 
 
+@gives("extra_axis")
 def extra_axis(ev):
     """Rank 5 (one axis too many): before the channel rules, which it would mislead."""
     ctx, versus = ev.ctx, ev.versus
@@ -222,6 +240,7 @@ def extra_axis(ev):
     return findings.extra_axis(received, ev.layer)
 
 
+@gives("missing_channel_axis")
 def two_missing_axes(ev):
     """Rank 2: one grayscale image without its batch AND channel axes."""
     versus = ev.versus
@@ -255,6 +274,7 @@ def _missing_is_batch(received, declared, fmt):
     return received[-1] in (1, 3, 4) and (received[0] is None or received[0] > 4)
 
 
+@gives("missing_batch_axis", "missing_channel_axis")
 def one_missing_axis(ev):
     """Rank 3: one image without its batch axis, or a batch without its channel axis."""
     versus, ctx = ev.versus, ev.ctx
@@ -273,6 +293,7 @@ def one_missing_axis(ev):
     return findings.missing_channel(ctx, received, declared, ev.fmt, ev.layer)
 
 
+@gives("missing_batch_axis")
 def image_given_to_model(ev):
     """ONE image (H, W, 1) given to a model: Keras added an axis, the conv then saw nonsense."""
     ctx = ev.ctx
@@ -292,6 +313,7 @@ def _axis_expectation(ev):
     return axis_info
 
 
+@gives("downstream_shape_mismatch", "data_format_mismatch", "channel_mismatch")
 def channels_or_layout(ev):
     """An axis that should hold N values: a Dense head, a swapped layout, or the channel count."""
     axis_info = _axis_expectation(ev)
@@ -308,6 +330,7 @@ def channels_or_layout(ev):
     return findings.channel_mismatch(received, value, axis, ev.layer)
 
 
+@gives("channel_mismatch")
 def filter_depth(ev):
     """TF's own "input depth must be evenly divisible by filter depth": a channel count."""
     depths = parsing.filter_depth(ev.message)
@@ -317,6 +340,7 @@ def filter_depth(ev):
     return findings.channel_mismatch(ev.shape_in, want, -1, ev.layer, got=got)
 
 
+@gives("data_format_mismatch", "spatial_too_small")
 def spatial_too_small(ev):
     """Output size zero or negative: a swapped layout if the shape says so, else a window too big."""
     if not parsing.is_too_small(ev.message):
@@ -330,6 +354,7 @@ def spatial_too_small(ev):
     return findings.too_small(ev.ctx, ev.layer, shape)
 
 
+@gives("downstream_shape_mismatch")
 def saved_weights(ev):
     """Loaded weights made for another size (after a padding/stride/kernel change)."""
     weights = parsing.weight_shapes(ev.message)
@@ -340,6 +365,7 @@ def saved_weights(ev):
     return findings.downstream(owner or ev.layer, wanted[0], given[0], weights=True)
 
 
+@gives("downstream_shape_mismatch")
 def feature_count(ev):
     """A MatMul/graph error about feature counts: the Dense head got another size."""
     sizes = parsing.matmul_sizes(ev.message)
@@ -387,5 +413,6 @@ def classify(error, message, ctx, layer):
 
 
 def precedence():
-    """``[(rule name, first docstring line)]`` in the order the rules are tried."""
-    return [(rule.__name__, (rule.__doc__ or "").strip().splitlines()[0]) for rule in RULES]
+    """``[(rule name, causes it can name, first docstring line)]`` in the order tried."""
+    return [(rule.__name__, rule.causes, (rule.__doc__ or "").strip().splitlines()[0])
+            for rule in RULES]

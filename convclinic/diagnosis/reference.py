@@ -12,6 +12,7 @@ import sys
 
 from convclinic.diagnosis.causes import VOCABULARY
 from convclinic.diagnosis.classify import precedence
+from convclinic.diagnosis.silent import CHECKS
 
 __all__ = ["causes_markdown"]
 
@@ -55,8 +56,14 @@ def causes_markdown():
         "An error no rule recognises is `unknown`, with Keras's own message kept.",
         "",
     ]
-    for number, (name, summary) in enumerate(precedence(), start=1):
-        lines.append(f"{number}. `{name}`: {summary}")
+    for number, (name, causes, summary) in enumerate(precedence(), start=1):
+        named = ", ".join(f"`{cause}`" for cause in causes)
+        lines.append(f"{number}. `{name}` ({named}): {summary}")
+    lines += ["", "When nothing was raised, these silent checks run in order (the report is then "
+              "`silent`, not `ok`):", ""]
+    for number, check in enumerate(CHECKS, start=1):
+        summary = " ".join((check.__doc__ or "").split())
+        lines.append(f"{number}. {summary}")
     lines.append("")
     return "\n".join(lines)
 

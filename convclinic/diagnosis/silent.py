@@ -17,13 +17,12 @@ from convclinic.diagnosis import findings, fixes, parsing
 from convclinic.diagnosis.context import shape_of
 from convclinic.diagnosis.walk import adjust_rank
 
-__all__ = ["silent_finding"]
+__all__ = ["silent_finding", "CHECKS"]
 
 
 def silent_finding(ctx, output_shape):
     """``(finding, layer)`` for a run without error that is still wrong, or None."""
-    for check in (_channel_axis_added, _extra_axis_absorbed, _empty_output_returned,
-                  _layout_looks_swapped):
+    for check in CHECKS:
         found = check(ctx, output_shape)
         if found is not None:
             return found
@@ -35,6 +34,7 @@ def _first_name(ctx):
 
 
 def _channel_axis_added(ctx, output_shape):
+    """missing_channel_axis: a model declared (H, W, 1) added the axis to (N, H, W) itself."""
     x_shape, declared = ctx.x_shape, ctx.declared
     if not (ctx.is_model and declared is not None and x_shape is not None
             and len(x_shape) == len(declared) - 1 and declared[-1] == 1):
@@ -54,6 +54,8 @@ def _channel_axis_added(ctx, output_shape):
 
 
 def _extra_axis_absorbed(ctx, output_shape):
+    """extra_axis: a rank-5 input ran (Keras squeezed a trailing 1, or Keras 2 took a second
+    batch axis)."""
     x_shape = ctx.x_shape
     if x_shape is None or len(x_shape) != 5 or ctx.first_conv() is None:
         return None
@@ -62,6 +64,7 @@ def _extra_axis_absorbed(ctx, output_shape):
 
 
 def _empty_output_returned(ctx, output_shape):
+    """spatial_too_small: the rules say a layer's output is empty, Keras 2 returned one."""
     # Keras 2 (tf_keras) returns an empty (or, through oneDNN, a garbage-sized) output
     # instead of raising when the rules say the output is empty.
     predicted = ctx.predicted
@@ -80,6 +83,7 @@ def _empty_output_returned(ctx, output_shape):
 
 
 def _layout_looks_swapped(ctx, output_shape):
+    """data_format_mismatch: the input looks laid out for the other data format."""
     conv = ctx.first_conv()
     shape = shape_of(adjust_rank(ctx.x, ctx.declared)) if ctx.is_model else ctx.x_shape
     if conv is None or shape is None or len(shape) != 4:
@@ -93,3 +97,8 @@ def _layout_looks_swapped(ctx, output_shape):
     if layout is None:
         return None
     return findings.format_mismatch(shape, layout, conv.name, True, output_shape), conv.name
+
+
+#: The silent checks, in the order they are tried.
+CHECKS = (_channel_axis_added, _extra_axis_absorbed, _empty_output_returned,
+          _layout_looks_swapped)
