@@ -102,7 +102,7 @@ def truth_images(case):
 DATASET_REQUIREMENTS = (
     "one element is a batch (batch, 28, 28, 1): the dataset is batched exactly once, with batch_size",
     "the images are grayscale: one channel (color_mode='grayscale'; the loader's default is RGB)",
-    "the images are 28 x 28 (image_size=(28, 28); the loader's default is 256 x 256)",
+    "the images are 28 x 28 (image_size=(28, 28); the loader's default is 256 by 256)",
     "every picture of the folder comes once per epoch with its class index, pixels 0-255 as the "
     "loader gives them (the model rescales)",
 )
@@ -140,7 +140,7 @@ def _check_spec(verdicts, case, record):
         verdicts.fail(1, f"{where}: the images have {spec[3]} channels: {why}", why)
         ok = False
     if tuple(spec[1:3]) != (SIDE, SIDE):
-        why = "image_dataset_from_directory resizes to 256 x 256 by default: image_size=(28, 28)"
+        why = "image_dataset_from_directory resizes every image to 256 by 256 pixels by default: image_size=(28, 28)"
         verdicts.fail(2, f"{where}: the images are {spec[1]} x {spec[2]}: {why}", why)
         ok = False
     sizes = [int(b["shape"][0]) for b in batches if isinstance(b.get("shape"), list) and b["shape"]]
