@@ -144,7 +144,7 @@ def _diagnose(case, got, expected):
                    f"output is ceil({size} / {stride}) = {-(-size // stride)}")
 
 
-LOOKUP = ("your function is right on every listed case but not on this new one: compute the "
+LOOKUP = ("your function is right on the check's fixed cases but not on this new one: compute the "
           "padding from the arguments, a table of known cases cannot pass")
 
 

@@ -197,7 +197,7 @@ def _call_text(shape, layers):
     return f"stack_output_shape({shape}, {[settings(layer) for layer in layers]})"
 
 
-LOOKUP = ("your function is right on every listed case but not on this new one: compute the shape "
+LOOKUP = ("your function is right on the check's fixed cases but not on this new one: compute the shape "
           "from the arguments, a table of known cases cannot pass")
 
 
