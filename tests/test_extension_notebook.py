@@ -58,10 +58,19 @@ _KERNEL_FILE = re.compile(r"ipykernel_\d+/\d+\.py")
 _FLOAT = re.compile(r"\s*-?\d+\.\d+(?:e[-+]?\d+)?\s*")  # fresh random weights (padded)
 
 
+_STRING_SET = re.compile(r"\{('[^'{}]*'(?:, '[^'{}]*')*)\}")  # a printed set: hash order
+
+
+def _sorted_set(match):
+    return "{" + ", ".join(sorted(match.group(1).split(", "))) + "}"
+
+
 def _normalised(error_output):
     """The error output with what differs between two kernels masked: the cell's temporary
-    file name and random initial weights that some Keras messages print."""
+    file name, random initial weights that some Keras messages print, and the order of a
+    printed set of strings (Python's hash seed differs per kernel)."""
     def mask(text):
+        text = _STRING_SET.sub(_sorted_set, text)
         return _FLOAT.sub("<float>", _KERNEL_FILE.sub("<cell>", text))
 
     return (error_output.ename, mask(error_output.evalue),
