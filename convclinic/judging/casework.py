@@ -1,4 +1,4 @@
-"""Case-by-case helpers shared by the judged parts of assignments 04-06.
+"""Case-by-case helpers shared by the judged parts of the assignments (``convclinic.judging.exNN``).
 
 Two sides, never mixed:
 

@@ -14,7 +14,9 @@ learner's functions return. The truth is computed by :func:`judge_transpose`
 and :func:`judge_torch_kernel`, which never read the learner's globals
 (the Keras layer gets its ``data_format`` and ``dtype`` explicitly).
 
-The predictions of Part 3 carry no points: :func:`reveal_predictions`.
+Each part's visible cases end with one case drawn per answer
+(:mod:`convclinic.judging.fresh`), so a table of the listed cases fails the
+self-check. The predictions of Part 3 carry no points: :func:`reveal_predictions`.
 """
 
 from __future__ import annotations

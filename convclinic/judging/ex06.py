@@ -11,6 +11,10 @@
   judge with an explicit ``data_format``.
 - ``ex06-fix-model``: ``prepare(images)`` + ``build_fixed_model()``, see
   :mod:`convclinic.judging.ex06_model`.
+
+Parts 1 and 2 end their visible cases with one case drawn per answer
+(:mod:`convclinic.judging.fresh`): a table of the listed messages or counts fails
+the self-check.
 """
 
 from __future__ import annotations
