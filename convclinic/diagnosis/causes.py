@@ -42,7 +42,7 @@ VOCABULARY = (
           "The input has 5 axes where Conv2D takes 4: a batch of batches (double batching, "
           "`np.stack` of `(1, H, W, C)` images) or an extra axis of size 1. Also reported when "
           "it ran only because Keras squeezed a trailing axis of 1 itself, or because Keras 2 "
-          "treated the extra axis as a second batch axis.", "01-missing-channel-axis"),
+          "treated the extra axis as a second batch axis.", "07-data-pipelines"),
     Cause("channel_mismatch", "wrong number of channels",
           "The input has a different number of channels than the layer expects.",
           "The number of channels differs from what the layer was built for (grayscale into "
