@@ -2,7 +2,7 @@
 
 A judged test cell (a master test cell calling ``check("<grade_id>")``, with its
 hidden cases in ``check.hidden("<grade_id>", <literal>)`` inside the hidden block)
-is handled by :class:`~convclinic.grading.sandbox.SandboxedExecute` with these helpers:
+is handled by :class:`~convclinic.grading.execute.SandboxedExecute` with these helpers:
 
 - :func:`plan_cell`: the part a test cell judges and its hidden cases, parsed with
   ``ast.literal_eval`` (never executed here);

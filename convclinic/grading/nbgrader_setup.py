@@ -6,7 +6,7 @@ settings on top for each private course copy it grades in:
 
 - paths: a private course folder with its own gradebook (SQLite is not safe
   for concurrent writers, so each worker process has one);
-- ``SandboxedExecute``: kernels run in bubblewrap (:mod:`convclinic.grading.sandbox`),
+- ``SandboxedExecute`` (:mod:`convclinic.grading.execute`): kernels run in bubblewrap (:mod:`convclinic.grading.sandbox`),
   a crashed kernel costs only the parts not yet run, a timed-out cell is interrupted;
 - the per-cell timeout, ``shutdown_kernel = "immediate"`` (a graded kernel has
   nothing left to save: no need to wait seconds for it to exit);
@@ -40,7 +40,7 @@ from traitlets import List, Unicode
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from convclinic.grading.sandbox import SandboxedExecute
+from convclinic.grading.execute import SandboxedExecute
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"

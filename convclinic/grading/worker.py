@@ -103,7 +103,7 @@ def grade_job(job):
     limit = int(_STATE["settings"].get("timeout") or 120) * max(4, cells) + 300
     signal.signal(signal.SIGALRM, _too_long)
     signal.alarm(limit)
-    from convclinic.grading.sandbox import NOTES
+    from convclinic.grading.execute import NOTES
 
     NOTES.clear()
     try:
@@ -204,7 +204,7 @@ def _problems(autograded, timeout):
     """What went wrong inside the notebook, in words an instructor understands."""
     from nbgrader import utils
 
-    from convclinic.grading.sandbox import describe_error
+    from convclinic.grading.execute import describe_error
 
     problems = []
     if not os.path.isdir(autograded):
