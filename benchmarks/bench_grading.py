@@ -12,8 +12,11 @@ graded twice:
   feedback pages, grades.csv. The masters are generated once beforehand, untimed,
   as the baseline's ``generate_assignment`` is.
 
-Both must give identical scores per student. The issue asks for a speedup of
-at least 1.7 on a 2-core machine. Run: ``.venv/bin/python -m benchmarks.run grading``.
+Both must give identical scores per student (the test cells of 01-channel-axis are
+judged: plain nbgrader judges them inside each kernel, ``convclinic grade`` collects
+in the kernel and judges in its worker processes, grader/README.md "How a part is
+judged"). The course requires a speedup of at least 1.7 on a 2-core machine.
+Run: ``.venv/bin/python -m benchmarks.run grading``.
 """
 
 from __future__ import annotations
@@ -105,9 +108,11 @@ def run(quick=False):
         "scores_identical": ours == base,
         "scores": dict(sorted(ours.items())),
         "baseline_scores": dict(sorted(base.items())),
-        "note": "convclinic grade includes the sandbox check, bubblewrap kernels, feedback pages and "
-                "grades.csv; master generation (generate_assignment) is untimed on both sides; "
-                "the baseline is nbgrader autograde alone, no sandbox, no feedback",
+        "note": "convclinic grade includes the sandbox check, bubblewrap kernels, judging outside the "
+                "kernel (hidden cases collected after the last cell, verdicts in the workers), feedback "
+                "pages, grades.csv and the merged OUT/course; master generation (generate_assignment) is "
+                "untimed on both sides; the baseline is nbgrader autograde alone (test cells judge in the "
+                "kernel), no sandbox, no feedback",
     }
 
 
