@@ -29,3 +29,17 @@ def test_sandboxed_python_imports_convclinic(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == sandbox.SANDBOX_HOME + "/work"
+
+
+def test_the_kernel_environment_marks_grading_mode_and_nothing_else_leaks(tmp_path):
+    """CONVCLINIC_GRADING reaches the sandboxed kernel (check() then only collects); the grader's
+    other variables do not."""
+    require_command("bwrap", "the grading sandbox")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    probe = "import os; print(os.environ.get('CONVCLINIC_GRADING'), os.environ.get('GRADER_ONLY'))"
+    command = sandbox.bwrap_command([sys.executable, "-c", probe], str(workdir),
+                                    env={"CONVCLINIC_GRADING": "1", "GRADER_ONLY": "secret"})
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "None"]
