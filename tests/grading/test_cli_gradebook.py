@@ -89,7 +89,7 @@ def test_autograded_scores_equal_grades_csv(batch):
     on disk, and the explanation cell waiting for a manual grade."""
     rows = batch["rows"]
     assert set(rows) == set(STUDENTS)
-    assert [float(rows[s]["score"]) for s in ("full-solution", "unchanged-release")] == [10, 0]
+    assert [float(rows[s]["score"]) for s in ("full-solution", "unchanged-release")] == [matrix.FULL, 0]
     with gradebook(batch["out"]) as book:
         assert sorted(student.id for student in book.students) == sorted(STUDENTS)
         for student in ("full-solution", "unchanged-release"):
