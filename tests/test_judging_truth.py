@@ -11,6 +11,8 @@ import pytest
 from convclinic.judging import core, kernel, truth
 from convclinic.runtime import import_keras
 
+pytestmark = pytest.mark.slow  # imports TensorFlow at module level
+
 keras = import_keras()
 
 

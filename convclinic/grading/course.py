@@ -29,6 +29,8 @@ import shutil
 
 import nbformat
 
+from convclinic.grading.files import atomic_write
+
 COURSE = "course"
 RECORD = ".imported.json"
 CONFIG_TEMPLATE = '''"""nbgrader course folder written by `convclinic grade` (grader/README.md, step 7).
@@ -165,7 +167,6 @@ def sync_course(out, entries, master_course, assignments):
     """Build or update ``OUT/course`` from the journal ``entries`` of this batch."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from convclinic.grading.pipeline import atomic_write
 
     root = course_root(out)
     os.makedirs(os.path.join(root, "autograded"), exist_ok=True)

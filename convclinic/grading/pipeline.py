@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import nbformat
 
 from convclinic.grading import submissions as intake
+from convclinic.grading.files import atomic_copy, atomic_write  # noqa: F401 - re-exported
 
 STATE = ".convclinic"
 GRADER_VERSION = "1"
@@ -67,24 +68,6 @@ class Options:
 def _say(options, message):
     if not options.quiet:
         print(message, flush=True)
-
-
-def atomic_write(path, text):
-    """Write ``text`` to ``path`` so that a reader (or a crash) sees the old or the new file."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def atomic_copy(source, destination):
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
-    temporary = f"{destination}.tmp-{os.getpid()}"
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, destination)
 
 
 def available_assignments(solutions):

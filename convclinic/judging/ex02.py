@@ -13,6 +13,7 @@ The predictions of Part 2 carry no points: :func:`reveal_predictions`.
 
 from __future__ import annotations
 
+from convclinic import shapes
 from convclinic.judging import modelparts
 from convclinic.judging.casework import Verdicts, call, error_text, records
 from convclinic.judging.core import Part, register
@@ -52,9 +53,10 @@ def split_case(case):
 
 def raw_total(size, kernel_size, stride, dilation, output=None):
     """The SAME total before ``max(..., 0)``; ``output`` replaces ceil(size / stride)."""
-    effective = dilation * (kernel_size - 1) + 1
-    output = -(-size // stride) if output is None else output
-    return (output - 1) * stride + effective - size
+    effective = shapes.effective_kernel_size(kernel_size, dilation)
+    output = shapes.conv_output_size(size, 1, stride, "same") if output is None else output
+    # the span of `output` windows minus the input (shapes.same_padding gives it after max(.., 0))
+    return stride * output - stride + effective - size
 
 
 def covers(case):
@@ -90,9 +92,9 @@ def collect_split(answers, cases):
     for case in cases:
         if case == FRESH:
             drawn = _fresh_case(draw(function), listed)
-            data.append(fresh_record(drawn, call(function, *drawn, convert=_pair)))
+            data.append(fresh_record(drawn, call(function, *drawn, convert=_two_ints)))
         else:
-            data.append(call(function, *split_case(case), convert=_pair))
+            data.append(call(function, *split_case(case), convert=_two_ints))
     return data
 
 
@@ -110,7 +112,7 @@ def _whole(value):
     raise TypeError(f"{value!r} is not a whole number")
 
 
-def _pair(value):
+def _two_ints(value):
     """(before, after) as two Python ints: tuples, lists, arrays, tensors and NumPy ints are fine."""
     items = list(value)
     if len(items) != 2:
@@ -135,13 +137,17 @@ def _diagnose(case, got, expected):
         return ODD_AFTER, "the total is right, but TF puts the odd pixel AFTER (bottom/right)"
     if dilation > 1 and sum(got) == max(raw_total(size, kernel_size, stride, 1), 0):
         return DILATION, (f"dilation {dilation} was ignored: a {kernel_size}-pixel kernel with "
-                          f"dilation {dilation} spans {dilation * (kernel_size - 1) + 1} pixels")
+                          f"dilation {dilation} spans {shapes.effective_kernel_size(kernel_size, dilation)} pixels")
     floor_total = max(raw_total(size, kernel_size, stride, dilation, output=size // stride), 0)
     if size % stride and sum(got) == floor_total:
         return TOTAL, (f"floor instead of ceil: SAME makes ceil({size} / {stride}) = "
-                       f"{-(-size // stride)} outputs, not {size // stride}")
+                       f"{_same(size, stride)} outputs, not {size // stride}")
     return TOTAL, (f"the total padding is {sum(got)}, TF pads {total} in all so that the "
-                   f"output is ceil({size} / {stride}) = {-(-size // stride)}")
+                   f"output is ceil({size} / {stride}) = {_same(size, stride)}")
+
+
+def _same(size, stride):
+    return shapes.conv_output_size(size, 1, stride, "same")
 
 
 LOOKUP = ("your function is right on the check's fixed cases but not on this new one: compute the "

@@ -13,6 +13,7 @@ The predictions of Part 2 carry no points: :func:`reveal_predictions`.
 
 from __future__ import annotations
 
+from convclinic import shapes
 from convclinic.judging import modelparts, truth
 from convclinic.judging.casework import Verdicts, call, error_text, records
 from convclinic.judging.core import Part, register
@@ -150,11 +151,11 @@ def _variant(shape, layers, dilation=True, ceil=True, plus_one=True, square=Fals
     if square:
         width = height
     for filters, kernel, stride, padding, rate in layers:
-        effective = rate * (kernel - 1) + 1 if dilation else kernel
+        effective = shapes.effective_kernel_size(kernel, rate if dilation else 1)
         sizes = []
         for n in (height, width):
             if padding == "same":
-                sizes.append(-(-n // stride) if ceil else n // stride)
+                sizes.append(shapes.conv_output_size(n, 1, stride, "same") if ceil else n // stride)
             elif n < effective:
                 return None
             else:

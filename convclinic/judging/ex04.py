@@ -34,9 +34,10 @@ from convclinic.judging.casework import (
 )
 from convclinic.judging.core import Part, register
 from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.shapes import layout_permutation
 
-NCHW_TO_NHWC = (0, 2, 3, 1)
-NHWC_TO_NCHW = (0, 3, 1, 2)
+NCHW_TO_NHWC = layout_permutation("channels_first", "channels_last")
+NHWC_TO_NCHW = layout_permutation("channels_last", "channels_first")
 TORCH_TO_KERAS = (2, 3, 1, 0)
 DTYPES = ("float32", "float64", "uint8", "int32", "int64")
 MAX_SIDE = 64

@@ -28,6 +28,7 @@ from convclinic.judging.casework import Verdicts, call, error_text, hint_of, rec
 from convclinic.judging.core import Part, register
 from convclinic.judging.ex06_model import FIX_MODEL_PART
 from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.shapes import conv_output_size
 
 LABELS = ("missing-axis", "channel-mismatch", "kernel-too-large", "integer-input", "bad-argument")
 CONSTRUCTOR = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate")
@@ -249,8 +250,13 @@ def _step(shape, layer, mistake=None):
     _, filters, kernel, stride, padding = layer
     stride = 1 if mistake == "no-stride" else stride
     if padding == "same" and mistake != "same-as-valid":
-        return math.ceil(height / stride), math.ceil(width / stride), filters
-    return (height - kernel) // stride + 1, (width - kernel) // stride + 1, filters
+        return (conv_output_size(height, 1, stride, "same"),
+                conv_output_size(width, 1, stride, "same"), filters)
+    if min(height, width) < kernel:
+        # Keras refuses this stack; the (zero or negative) sizes name the mistake
+        return 1 + (height - kernel) // stride, 1 + (width - kernel) // stride, filters
+    return (conv_output_size(height, kernel, stride), conv_output_size(width, kernel, stride),
+            filters)
 
 
 def read_features_case(case):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from convclinic import shapes
 from convclinic.judging import truth
 from convclinic.judging.casework import Verdicts, error_text, records
 
@@ -76,8 +77,12 @@ def convolutions(model):
             if {"strides", "dilation_rate"} <= set(layer_config(layer))]
 
 
-def pair(value):
-    return tuple(value) if isinstance(value, list | tuple) else (value, value)
+def _config_pair(value):
+    """A layer config value as (rows, cols) (shapes.pair), or (value, value) when it is not one."""
+    try:
+        return shapes.pair(value)
+    except ValueError:
+        return (value, value)
 
 
 def conv_matches(layer, filters=None, kernel=None, dilation=None, stride=None):
@@ -90,15 +95,15 @@ def conv_matches(layer, filters=None, kernel=None, dilation=None, stride=None):
             continue
         got = config.get(key)
         if key != "filters":
-            got, value = pair(got), pair(value)
+            got, value = _config_pair(got), _config_pair(value)
         if got != value:
             return False
     return True
 
 
 def describe_convs(model):
-    found = [f"Conv2D({c.get('filters')}, {tuple(pair(c.get('kernel_size')))}, strides="
-             f"{tuple(pair(c.get('strides')))}, dilation_rate={tuple(pair(c.get('dilation_rate')))})"
+    found = [f"Conv2D({c.get('filters')}, {tuple(_config_pair(c.get('kernel_size')))}, strides="
+             f"{tuple(_config_pair(c.get('strides')))}, dilation_rate={tuple(_config_pair(c.get('dilation_rate')))})"
              for c in map(layer_config, convolutions(model))]
     return ", ".join(found) if found else "no Conv2D layer at all"
 

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from convclinic import shapes
-from convclinic.pipelines import conv_transpose_output_size, write_image_folder
+from convclinic.pipelines import write_image_folder
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
+from convclinic.shapes import conv_transpose_output_size
 from tests.conftest import IN_CI
 
 tf = import_tensorflow()

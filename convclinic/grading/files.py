@@ -1,0 +1,25 @@
+"""Atomic file writes for the grader: a reader (or a crash) sees the old file or the new one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+
+def atomic_write(path, text):
+    """Write ``text`` to ``path`` through a renamed temporary file, flushed to disk first."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def atomic_copy(source, destination):
+    """Copy ``source`` to ``destination`` through a renamed temporary file."""
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    temporary = f"{destination}.tmp-{os.getpid()}"
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
