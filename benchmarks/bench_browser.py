@@ -12,7 +12,7 @@ Each sample is measured INSIDE the page: ``performance.now()`` at the first
 ``keydown``/``input`` event of the change (capture phase, before ipywidgets sees it)
 to the MutationObserver callback that sees the readout's text change. Between
 changes the page settles for a moment (not counted) so the samples are independent.
-Target (issue 6): p95 <= 200 ms over >= 50 changes.
+Target: p95 <= 200 ms over >= 50 changes.
 """
 
 from __future__ import annotations

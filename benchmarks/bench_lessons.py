@@ -1,4 +1,4 @@
-"""Headless execution time of every notebook in notebooks/ (target: <= 30 s each, issue 3).
+"""Headless execution time of every notebook in notebooks/ (target: <= 30 s each).
 
 Each notebook runs top to bottom in a FRESH ``python3`` kernel through nbclient,
 as ``make test`` (nbval) and ``make handouts`` run them: the time includes

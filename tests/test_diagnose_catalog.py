@@ -1,4 +1,4 @@
-"""Catalog of broken Conv2D cases for ``convclinic.diagnose`` (issue 7, used by lesson 06).
+"""Catalog of broken Conv2D cases for ``convclinic.diagnose`` (used by lesson 06).
 
 Each case is a REAL failing (or silently wrong) Keras model, layer or builder.
 For each one the test asserts the named cause and the failing layer, that the
@@ -307,7 +307,7 @@ def _run(target, x):
 
 
 def test_catalog_has_at_least_25_cases_and_covers_the_vocabulary():
-    """Issue 7: >= 25 broken cases; every cause that a real local run can produce appears."""
+    """>= 25 broken cases; every cause that a real local run can produce appears."""
     assert len(CASES) >= 25
     assert len({case.name for case in CASES}) == len(CASES)
     covered = {case.cause for case in CASES}

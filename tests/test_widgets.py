@@ -325,7 +325,7 @@ def test_plot_is_a_png_that_follows_the_setting():
 
 
 def test_initial_values_match_the_api_defaults():
-    """Defaults from widgets_api.md: a 28x28x1 input, 8 filters, kernel 3, valid."""
+    """The documented defaults: a 28x28x1 input, 8 filters, kernel 3, valid."""
     explorer = ConvExplorer(plot=False)
     assert explorer.input_shape == (1, 28, 28, 1)
     assert explorer.readout.value == "Output shape: (1, 26, 26, 8)"

@@ -54,7 +54,7 @@ def test_master_as_submitted_scores_full_marks(graded, assignment):
     scores = _scores(graded, assignment, "submitted-master")
     master = harness.read(harness.SOLUTIONS / assignment / f"{assignment}.ipynb")
     assert set(scores) == set(harness.test_ids(master))
-    assert len(scores) >= 3, "each assignment needs at least 3 autograded parts"
+    assert len(scores) >= 2, "each assignment needs at least 2 autograded parts"
     lost = {grade_id: score for grade_id, score in scores.items() if score[0] != score[1]}
     assert not lost, f"master lost points on {lost}"
 
