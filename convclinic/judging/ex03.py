@@ -151,11 +151,11 @@ def _variant(shape, layers, dilation=True, ceil=True, plus_one=True, square=Fals
     if square:
         width = height
     for filters, kernel, stride, padding, rate in layers:
-        effective = shapes.effective_kernel_size(kernel, rate if dilation else 1)
+        effective = shapes.effective_kernel_size(int(kernel), int(rate) if dilation else 1)
         sizes = []
         for n in (height, width):
             if padding == "same":
-                sizes.append(shapes.conv_output_size(n, 1, stride, "same") if ceil else n // stride)
+                sizes.append(shapes.conv_output_size(int(n), 1, int(stride), "same") if ceil else n // stride)
             elif n < effective:
                 return None
             else:
