@@ -249,6 +249,7 @@ def _step(shape, layer, mistake=None):
         return rounding(height / layer[1]), rounding(width / layer[1]), channels
     _, filters, kernel, stride, padding = layer
     stride = 1 if mistake == "no-stride" else stride
+    height, width, stride, kernel = int(height), int(width), int(stride), int(kernel)
     if padding == "same" and mistake != "same-as-valid":
         return (conv_output_size(height, 1, stride, "same"),
                 conv_output_size(width, 1, stride, "same"), filters)
