@@ -250,6 +250,8 @@ def _step(shape, layer, mistake=None):
     _, filters, kernel, stride, padding = layer
     stride = 1 if mistake == "no-stride" else stride
     height, width, stride, kernel = int(height), int(width), int(stride), int(kernel)
+    if min(height, width) <= 0:
+        return height, width, filters  # an earlier layer was already refused
     if padding == "same" and mistake != "same-as-valid":
         return (conv_output_size(height, 1, stride, "same"),
                 conv_output_size(width, 1, stride, "same"), filters)
