@@ -330,3 +330,6 @@ def _class_name(value):
     return str(name).replace("_", "").lower() if name else None
 
 
+
+
+pair = _config_pair  # the name other parts import
