@@ -72,7 +72,7 @@ def stop(process):
 
 
 def test_lab_extensions_enabled_and_ok():
-    """nbgrader 0.9.6's extension needs JupyterLab >= 4.4 (PITFALLS.md); widgets need theirs."""
+    """nbgrader 0.9.6's extension needs JupyterLab >= 4.4 (docs/pitfalls.md); widgets need theirs."""
     done = subprocess.run([JUPYTER, "labextension", "list"], capture_output=True, text=True,
                           check=True, timeout=120)
     listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)

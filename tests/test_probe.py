@@ -138,7 +138,7 @@ def test_strip_ansi_and_clean_message():
 
 def test_import_through_convclinic_leaves_stderr_clean():
     """Importing TF through convclinic.runtime and running a first op prints nothing
-    on stderr (nbgrader scores a test cell with stderr output 0: PITFALLS.md)."""
+    on stderr (nbgrader scores a test cell with stderr output 0: docs/pitfalls.md)."""
     code = (
         "from convclinic.runtime import import_keras\n"
         "keras = import_keras()\n"

@@ -3,7 +3,7 @@
 Plain functions (no pytest) so that ``tests/browser/conftest.py`` and
 ``benchmarks/bench_browser.py`` share them. Nothing here downloads anything:
 the browser is Debian's ``chromium`` package (``playwright install`` cannot
-download browsers here, see PITFALLS.md "Browser tests").
+download browsers here, see docs/pitfalls.md, "Browsers").
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def start_voila(notebook="notebooks/playground.ipynb", timeout=90):
 
 
 def launch_chromium(playwright, executable=None):
-    """Debian's Chromium with the flags from PITFALLS.md."""
+    """Debian's Chromium with the flags from docs/pitfalls.md ("Browsers")."""
     return playwright.chromium.launch(
         executable_path=executable or chromium_path(), args=CHROMIUM_ARGS, headless=True
     )

@@ -134,7 +134,7 @@ def test_lesson05_bare_layer_format_mismatch_is_silent_in_both():
 
 def test_lesson05_table_covers_every_claim():
     """Lesson 05, section 'Claims against reality: one table': the table lists every claim
-    that FACTS.md checks (Examples 1-3, the stride claim, the data-format claims)."""
+    checked on this stack (Examples 1-3, the stride claim, the data-format claims)."""
     keys = {c.key for c in claims.CLAIMS}
     assert keys == {
         "example1_build", "example1_call", "example2_invalid_padding", "big_stride",
