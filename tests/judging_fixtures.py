@@ -180,3 +180,20 @@ def assert_release_self_checks(assignment, mistakes):
         assert text.startswith("FAIL") and phrase in text, (case, text)
     for (answer_id, source), text in zip(unusual, outputs[len(wrong):], strict=True):
         assert text.startswith("PASS"), (answer_id, source.splitlines()[0], text)
+
+
+def assert_correct_passes(assignment, answer_id, source):
+    """A correct answer passes every visible and every hidden case of its part."""
+    grade_id = part_id(answer_id)
+    visible, hidden = judge_cell(source, grade_id, hidden_cases(assignment)[grade_id])
+    assert all(f.ok for f in visible + hidden), failed_text(visible + hidden)
+
+
+def assert_wrong_fails_with_hidden_hints(assignment, answer_id, case, source):
+    """A wrong answer fails the visible self-check and the hidden cases, whose hints hide them."""
+    grade_id = part_id(answer_id)
+    cases = hidden_cases(assignment)[grade_id]
+    visible, hidden = judge_cell(source, grade_id, cases)
+    assert not all(f.ok for f in visible), f"{case} passes the visible self-check"
+    assert not all(f.ok for f in hidden), f"{case} passes the hidden cases"
+    assert_hints_hide_the_cases(hidden, cases)

@@ -62,20 +62,13 @@ def test_returning_devices_instead_of_names_fails():
 @pytest.mark.parametrize("answer_id,case,source",
                          jf.params(ASSIGNMENT, "correct-different", "stderr-noise", "correct-unusual"))
 def test_correct_answers_pass_visible_and_hidden(answer_id, case, source):
-    grade_id = jf.part_id(answer_id)
-    visible, hidden = jf.judge_cell(source, grade_id, jf.hidden_cases(ASSIGNMENT)[grade_id])
-    assert all(f.ok for f in visible + hidden), jf.failed_text(visible + hidden)
+    jf.assert_correct_passes(ASSIGNMENT, answer_id, source)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answer_id,case,source", jf.params(ASSIGNMENT, "wrong"))
 def test_wrong_answers_fail_visibly_and_hidden_hints_hide_the_cases(answer_id, case, source):
-    grade_id = jf.part_id(answer_id)
-    cases = jf.hidden_cases(ASSIGNMENT)[grade_id]
-    visible, hidden = jf.judge_cell(source, grade_id, cases)
-    assert not all(f.ok for f in visible), f"{case} passes the visible self-check"
-    assert not all(f.ok for f in hidden), f"{case} passes the hidden cases"
-    jf.assert_hints_hide_the_cases(hidden, cases)
+    jf.assert_wrong_fails_with_hidden_hints(ASSIGNMENT, answer_id, case, source)
 
 
 @pytest.mark.slow

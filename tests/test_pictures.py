@@ -1,4 +1,4 @@
-"""convclinic.pictures: lesson 01's grayscale batch and lesson 02's SAME-padding drawing."""
+"""convclinic.figures, the photo-based pictures: lesson 01's grayscale batch and lesson 02's SAME-padding drawing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from convclinic import pictures, plots, shapes
+from convclinic import figures as pictures
+from convclinic import plots, shapes
 
 
 def test_grayscale_images_are_rank3_uint8_crops_of_the_course_photo():

@@ -21,7 +21,7 @@ import numpy as np
 from convclinic.judging import modelparts
 from convclinic.judging.casework import Verdicts, as_array, call, error_text, read_array, records
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.judging.fresh import FRESH, case_rows, collect_cases, draw
 
 DTYPES = ("float32", "float64", "uint8", "int32", "int64")
 FORMATS = ("channels_last", "channels_first", None)
@@ -102,14 +102,8 @@ def collect_axis(answers, cases):
     """Call ``add_channel_axis`` on each case's numbered batch; record the result and
     whether the batch given was changed."""
     function = answers["add_channel_axis"]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = _draw_axis_case(function)
-            data.append(fresh_record(drawn, _call_axis(function, drawn)))
-        else:
-            data.append(_call_axis(function, case))
-    return data
+    return collect_cases(cases, lambda case: _call_axis(function, case),
+                         lambda: _draw_axis_case(function))
 
 
 def _axis_mistake(got, images, data_format):
@@ -173,12 +167,8 @@ def judge_axis(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            drawn, record = read_fresh(row, axis_case)
-            _check_axis(verdicts, drawn, record, fresh=True)
-        else:
-            _check_axis(verdicts, axis_case(case), row)
+    for case, row, fresh in case_rows(cases, rows, axis_case):
+        _check_axis(verdicts, axis_case(case), row, fresh=fresh)
     return verdicts.findings()
 
 
@@ -245,14 +235,8 @@ def collect_input(answers, cases):
     """Call ``as_model_input`` on each case's image; record the result and whether the image
     given was changed."""
     function = answers["as_model_input"]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = _draw_input_case(function)
-            data.append(fresh_record(drawn, _call_input(function, drawn)))
-        else:
-            data.append(_call_input(function, case))
-    return data
+    return collect_cases(cases, lambda case: _call_input(function, case),
+                         lambda: _draw_input_case(function))
 
 
 def expected_input(case):
@@ -334,12 +318,8 @@ def judge_input(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            drawn, record = read_fresh(row, input_case)
-            _check_input(verdicts, drawn, record, fresh=True)
-        else:
-            _check_input(verdicts, input_case(case), row)
+    for case, row, fresh in case_rows(cases, rows, input_case):
+        _check_input(verdicts, input_case(case), row, fresh=fresh)
     return verdicts.findings()
 
 

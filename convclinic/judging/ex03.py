@@ -17,7 +17,7 @@ from convclinic import shapes
 from convclinic.judging import modelparts, truth
 from convclinic.judging.casework import Verdicts, call, error_text, records
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.judging.fresh import FRESH, collect_cases, draw, read_fresh
 
 MAX_SIZE = 256
 MAX_LAYERS = 8
@@ -119,14 +119,8 @@ def collect_stack(answers, cases):
     """Call ``stack_output_shape`` on each case (fresh dicts every call); a FRESH case is drawn here."""
     function = answers["stack_output_shape"]
     listed = [case for case in cases if case != FRESH]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = _draw_stack_case(function, listed)
-            data.append(fresh_record(drawn, _call_stack(function, drawn)))
-        else:
-            data.append(_call_stack(function, case))
-    return data
+    return collect_cases(cases, lambda case: _call_stack(function, case),
+                         lambda: _draw_stack_case(function, listed))
 
 
 # --- clean side -------------------------------------------------------------------------

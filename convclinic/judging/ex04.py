@@ -33,7 +33,7 @@ from convclinic.judging.casework import (
     records,
 )
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.judging.fresh import FRESH, case_rows, collect_cases, draw
 from convclinic.shapes import layout_permutation
 
 NCHW_TO_NHWC = layout_permutation("channels_first", "channels_last")
@@ -119,27 +119,16 @@ def collect_transpose(answers, cases):
     """Call both functions of Part 1 on each case's batch; record what they return
     (for :data:`FRESH`, on a case drawn from ``to_channels_last``, recorded with it)."""
     to_last, to_first = answers["to_channels_last"], answers["to_channels_first"]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = draw_transpose_case(to_last)
-            data.append(fresh_record(drawn, _call_transpose(to_last, to_first, drawn)))
-        else:
-            data.append(_call_transpose(to_last, to_first, case))
-    return data
+    return collect_cases(cases, lambda case: _call_transpose(to_last, to_first, case),
+                         lambda: draw_transpose_case(to_last))
 
 
 def collect_torch_kernel(answers, cases):
     """Call ``torch_kernel_to_keras`` on each case's weight; record the kernel it returns."""
     convert = answers["torch_kernel_to_keras"]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = draw_kernel_case(convert)
-            data.append(fresh_record(drawn, {"kernel": call(convert, torch_weight(drawn)[0], convert=as_array)}))
-        else:
-            data.append({"kernel": call(convert, torch_weight(case)[0], convert=as_array)})
-    return data
+    return collect_cases(
+        cases, lambda case: {"kernel": call(convert, torch_weight(case)[0], convert=as_array)},
+        lambda: draw_kernel_case(convert))
 
 
 def _read_drawn(read):
@@ -212,9 +201,7 @@ def judge_transpose(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            case, row = read_fresh(row, _read_drawn(transpose_case))
+    for case, row, _ in case_rows(cases, rows, _read_drawn(transpose_case)):
         (n, c, h, w), dtype = transpose_case(case)
         _check_layout(verdicts, 0, "to_channels_last", row.get("last"), batch((n, c, h, w), dtype),
                       NCHW_TO_NHWC, "(0, 2, 3, 1)", dtype)
@@ -302,9 +289,7 @@ def judge_torch_kernel(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            case, row = read_fresh(row, _read_drawn(kernel_case))
+    for case, row, _ in case_rows(cases, rows, _read_drawn(kernel_case)):
         _check_kernel(verdicts, case, row.get("kernel"))
     return verdicts.findings()
 

@@ -27,7 +27,7 @@ import numpy as np
 from convclinic.judging.casework import Verdicts, call, error_text, hint_of, records
 from convclinic.judging.core import Part, register
 from convclinic.judging.ex06_model import FIX_MODEL_PART
-from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.judging.fresh import FRESH, case_rows, collect_cases, draw, fresh_record
 from convclinic.shapes import conv_output_size
 
 LABELS = ("missing-axis", "channel-mismatch", "kernel-too-large", "integer-input", "bad-argument")
@@ -143,14 +143,8 @@ def collect_causes(answers, cases):
     """Produce each scenario's real message; record it and the learner's label for it.
     For :data:`FRESH`, draw the scenario from the function itself and record it too."""
     name_the_cause = answers["name_the_cause"]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = draw_scenario(name_the_cause)
-            data.append(fresh_record(drawn, _call_cause(name_the_cause, drawn)))
-        else:
-            data.append(_call_cause(name_the_cause, case))
-    return data
+    return collect_cases(cases, lambda case: _call_cause(name_the_cause, case),
+                         lambda: draw_scenario(name_the_cause))
 
 
 CAUSE_REQUIREMENTS = tuple(f"messages of the '{label}' kind are labelled {label!r}" for label in LABELS)
@@ -171,9 +165,7 @@ def judge_causes(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            case, row = read_fresh(row, read_scenario)
+    for case, row, _ in case_rows(cases, rows, read_scenario):
         label = scenario_label(case)
         index = LABELS.index(label)
         message = row.get("message")
@@ -353,9 +345,7 @@ def judge_features(data, cases, hidden):
     if rows is None:
         verdicts.unreadable()
         return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            case, row = read_fresh(row, read_features_case)
+    for case, row, _ in case_rows(cases, rows, read_features_case):
         shape, settings = case
         truth = keras_features(shape, settings)
         error = error_text(row, "flatten_features")

@@ -50,3 +50,27 @@ def read_fresh(row, read_case):
     if not isinstance(row, dict) or not isinstance(row.get("result"), dict):
         raise ValueError("malformed fresh case")
     return read_case(row.get("case")), row["result"]
+
+
+def collect_cases(cases, call_case, draw_case):
+    """The kernel side of a function part: ``call_case(case)`` for each listed case, and for
+    :data:`FRESH` a case drawn by ``draw_case()``, recorded with its inputs."""
+    data = []
+    for case in cases:
+        if case == FRESH:
+            drawn = draw_case()
+            data.append(fresh_record(drawn, call_case(drawn)))
+        else:
+            data.append(call_case(case))
+    return data
+
+
+def case_rows(cases, rows, read_case):
+    """The judge side: ``(case, row, fresh)`` per case; a FRESH row gives back its drawn case,
+    validated by ``read_case``, and the learner's record."""
+    for case, row in zip(cases, rows, strict=True):
+        if case == FRESH:
+            drawn, record = read_fresh(row, read_case)
+            yield drawn, record, True
+        else:
+            yield case, row, False

@@ -28,7 +28,6 @@ pixels), :mod:`~convclinic.plots.photo` (lesson 00's NHWC photo) and
 
 from __future__ import annotations
 
-from convclinic import shapes
 from convclinic.plots.figure import ConvFigure, coverage_image, draw_conv, draw_sampling_grid
 from convclinic.plots.photo import draw_photo_axes, load_photo, photo_batch
 from convclinic.plots.render import OKABE_ITO, figure_to_png
@@ -44,8 +43,3 @@ __all__ = [
     "photo_batch",
     "figure_to_png",
 ]
-
-# The old names, for notebooks and tests written before ConvGeometry (the numbers
-# are shapes.conv_geometry's; the picture of its coverage is coverage_image).
-conv_geometry = shapes.conv_geometry
-_coverage = coverage_image

@@ -13,7 +13,6 @@ array, its layout, and the bare layer or ``keras.Input`` model it is fed to).
 
 from __future__ import annotations
 
-from convclinic.shapes import rule_text
 from convclinic.widgets.controls import CONTROL_NAMES, DEFAULT_CONTROLS, FEED_TO
 from convclinic.widgets.explorer import ConvExplorer, readout_text
 from convclinic.widgets.feeding import feed_model, input_shape_for
@@ -21,7 +20,6 @@ from convclinic.widgets.feeding import feed_model, input_shape_for
 __all__ = [
     "ConvExplorer",
     "readout_text",
-    "rule_text",
     "input_shape_for",
     "feed_model",
     "CONTROL_NAMES",

@@ -138,8 +138,8 @@ def test_lesson00_6x6_picture_coverage_is_tf_same_padding(keras):
                                 kernel_initializer="ones")
     output = np.asarray(layer(np.ones((1, 6, 6, 1), "float32")))[0, :, :, 0]
     assert output.tolist() == [[9, 9, 6], [9, 9, 6], [6, 6, 4]]
-    geometry = plots.conv_geometry(6, 6, 3, 2, 1, "same")
-    assert plots._coverage(geometry).tolist() == output.tolist()
+    geometry = shapes.conv_geometry(6, 6, 3, 2, 1, "same")
+    assert plots.coverage_image(geometry).tolist() == output.tolist()
 
 
 def test_lesson00_stride_with_dilation_refused_at_construction(keras):

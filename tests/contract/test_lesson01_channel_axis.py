@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
+from convclinic.figures import grayscale_images
 from convclinic.outcome import attempt
-from convclinic.pictures import grayscale_images
 from convclinic.probe import probe
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
 
