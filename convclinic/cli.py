@@ -132,7 +132,7 @@ def main(argv=None):
     if args.command in ("diagnose", "run"):
         return _diagnosis_command(args)
     if args.command == "release":
-        from convclinic.release import release  # the exercises' own module: imported lazily
+        from convclinic.release import release, shown  # the exercises' own module: imported lazily
 
         try:
             written = release(assignment=args.assignment, dest=args.dest)
@@ -140,7 +140,7 @@ def main(argv=None):
             print(f"convclinic release: error: {error}", file=sys.stderr)
             return 1
         for path in written or []:
-            print(f"released {path}")
+            print(f"released {shown(path)}")
         return 0
     from convclinic.grading.pipeline import GraderError, Options, grade
 

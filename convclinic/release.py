@@ -106,6 +106,15 @@ def release(assignment=None, dest=None, source=SOURCE):
     return written
 
 
+def shown(path):
+    """``path`` as the release commands print it: relative to the working folder when inside it."""
+    path = pathlib.Path(path).resolve()
+    try:
+        return str(path.relative_to(pathlib.Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m convclinic.release",
@@ -117,7 +126,7 @@ def main(argv=None):
     options = parser.parse_args(argv)
     try:
         for path in release(options.assignment, options.dest):
-            print(f"released {path}")
+            print(f"released {shown(path)}")
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -167,6 +167,9 @@ def sync_course(out, entries, master_course, assignments):
     """Build or update ``OUT/course`` from the journal ``entries`` of this batch."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
+
+    silence_gradebook_warnings()
 
     root = course_root(out)
     os.makedirs(os.path.join(root, "autograded"), exist_ok=True)

@@ -48,6 +48,16 @@ HIDDEN_NOTICE = "# (hidden tests: not shown in feedback)"
 REDACTED = "[hidden test line removed]"
 
 
+def silence_gradebook_warnings():
+    """Hide the SQLAlchemy chatter nbgrader's gradebook API prints ("... not in session, add
+    operation ... will not proceed"): nbgrader's own pattern, harmless, and it buried the
+    grader's output. Used by the workers and by the merge into ``OUT/course``."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+
+
 def hidden_test_lines(master_notebook):
     """The lines between BEGIN/END HIDDEN TESTS in a master notebook (stripped, non-trivial)."""
     lines = []

@@ -41,10 +41,9 @@ def die_with_parent():
 
 def init_worker(settings):
     """Pool initializer: make this process's private course copy."""
-    import warnings
+    from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
 
-    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter inside nbgrader's API
-    warnings.filterwarnings("ignore", message=".*not in session.*")
+    silence_gradebook_warnings()
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     os.environ.update(settings.get("environment", {}))
