@@ -122,6 +122,13 @@ def test_tamper_attempts_are_named(source, words):
     ("same_padding_split = __import__('conv' + 'clinic').shapes.same_padding", "calls __import__"),
     ("import sys\nsame_padding_split = sys.modules['x'].f", "reads sys.modules"),
     ("same_padding_split = 'convclinic'", "names convclinic"),
+    ("same_padding_split = check.__globals__['sys'].modules['conv' + 'clinic.shapes'].same_padding",
+     "reaches other modules through __globals__"),
+    ("same_padding_split = eval('__imp' + 'ort__')('x').f", "runs code built at run time (eval)"),
+    ("name = '__glo' + 'bals__'\nsame_padding_split = getattr(check, name)['f']",
+     "looks up attributes by a computed or special name (getattr)"),
+    ("same_padding_split = getattr(check, '__globals__')['f']",
+     "looks up attributes by a computed or special name (getattr)"),
 ])
 def test_an_answer_using_convclinic_blocks_the_parts_it_defines(source, words):
     meta = {"grade": False, "grade_id": "x-answer", "locked": False, "solution": True, "schema_version": 3}

@@ -32,6 +32,12 @@ PATCHED_MODULES = {"np", "numpy", "keras", "tf", "tensorflow", "layers", "convcl
                    "math", "sys", "os", "IPython", "check"}
 DUNDERS = {"__code__", "__call__", "__defaults__", "__kwdefaults__", "__globals__", "__dict__", "__class__"}
 _HISTORY_NAME = re.compile(r"^_i\d+$")
+# Ways to reach a module the cell never imported (e.g. ``check.__globals__["sys"].modules``,
+# ``eval("__imp" + "ort__")``, ``getattr(x, name)`` with a computed name): a static check cannot
+# follow them, so an answer using them counts as using convclinic.
+REACH_ATTRS = {"__globals__", "__subclasses__", "__bases__", "__base__", "__mro__", "__loader__",
+               "__spec__", "__self__", "__module__", "__closure__"}
+DYNAMIC_CALLS = {"eval", "exec", "compile"}
 
 
 @dataclass
@@ -75,9 +81,25 @@ def _delegation(tree, source):
             found.append("calls __import__")
         elif isinstance(node, ast.Attribute) and node.attr == "modules" and _root(node) == "sys":
             found.append("reads sys.modules")
+        elif isinstance(node, ast.Attribute) and node.attr in REACH_ATTRS:
+            found.append(f"reaches other modules through {node.attr}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            found += _dynamic_call(node)
     if "convclinic" in source and not any("convclinic" in f for f in found):
         found.append("names convclinic")
     return sorted(set(found))
+
+
+def _dynamic_call(node):
+    name = node.func.id
+    if name in DYNAMIC_CALLS:
+        return [f"runs code built at run time ({name})"]
+    if name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
+        attribute = node.args[1]
+        literal = isinstance(attribute, ast.Constant) and isinstance(attribute.value, str)
+        if not literal or attribute.value.startswith("__"):
+            return [f"looks up attributes by a computed or special name ({name})"]
+    return []
 
 
 def _attempts(tree):
