@@ -55,6 +55,7 @@ def _boxes(cell):
 
 
 _KERNEL_FILE = re.compile(r"ipykernel_\d+/\d+\.py")
+_SPACE = re.compile(r"\s+")
 _FLOAT = re.compile(r"\s*-?\d+\.\d+(?:e[-+]?\d+)?\s*")  # fresh random weights (padded)
 
 
@@ -71,7 +72,8 @@ def _normalised(error_output):
     printed set of strings (Python's hash seed differs per kernel)."""
     def mask(text):
         text = _STRING_SET.sub(_sorted_set, text)
-        return _FLOAT.sub("<float>", _KERNEL_FILE.sub("<cell>", text))
+        text = _FLOAT.sub("<float>", _KERNEL_FILE.sub("<cell>", text))
+        return _SPACE.sub(" ", text)  # NumPy wraps a printed array by its (random) width
 
     return (error_output.ename, mask(error_output.evalue),
             mask("\n".join(error_output.traceback)))

@@ -21,6 +21,7 @@ def shell():
     shell.run_cell(SETUP)
     yield shell
     ipython_extension.unload_ipython_extension(shell)
+    InteractiveShell.clear_instance()  # later tests in this process must not find a live shell
 
 
 def _error_of(shell, source):

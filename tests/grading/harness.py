@@ -6,6 +6,7 @@ Fixture layout, one folder per assignment, named after the case it covers
     tests/fixtures/exercises/<assignment>/
         submitted-correct-different/<answer-grade-id>.cell   a correct answer written differently
         submitted-stderr-noise/<answer-grade-id>.cell        correct, but emits TF log lines/warnings
+        submitted-correct-unusual/<answer-grade-id>/<case>.cell  correct, in an unusual way
         submitted-wrong/<answer-grade-id>/<case>.cell        a plausible wrong answer
 
 Each ``.cell`` file is the complete new source of the answer cell ``<answer-grade-id>``
@@ -16,6 +17,8 @@ Each ``.cell`` file is the complete new source of the answer cell ``<answer-grad
 - ``submitted-correct-different`` / ``submitted-stderr-noise``: the release with
   those answer cells replaced (and, for stderr-noise, every other answer taken
   from the master);
+- ``submitted-correct-unusual-<n>``: the release with the n-th unusual correct answer of
+  every part (and the master's answer where a part has fewer);
 - ``submitted-wrong-<n>-<even|odd>``: the master with the n-th wrong case of every
   second part patched in. Each such student must lose exactly the parts patched
   and keep every other part: so each wrong answer is shown to cost its own part
@@ -105,6 +108,23 @@ def wrong_cases(assignment):
     return {folder.name: _sources(folder) for folder in sorted(base.iterdir()) if folder.is_dir()}
 
 
+def unusual_variants(assignment):
+    """Whole notebooks of correct-but-unusual answers: the n-th variant takes the n-th
+    ``submitted-correct-unusual`` case of every part (cases that switch a Keras global
+    setting sort last, as a learner's notebook would keep them switched)."""
+    base = FIXTURES / assignment / "submitted-correct-unusual"
+    if not base.is_dir():
+        return []
+    per_answer = {}
+    for folder in sorted(base.iterdir()):
+        sources = _sources(folder)
+        per_answer[folder.name] = [sources[name] for name in
+                                   sorted(sources, key=lambda n: ("keras.config.set_" in sources[n], n))]
+    most = max((len(cases) for cases in per_answer.values()), default=0)
+    return [{answer_id: cases[variant] for answer_id, cases in per_answer.items() if variant < len(cases)}
+            for variant in range(most)]
+
+
 def answers_of(notebook):
     """Sources of every solution cell (code answers and the manual markdown answer)."""
     return {
@@ -132,6 +152,9 @@ def students(assignment):
     if noise:
         sources = {**answers_of(master), **noise}
         result["submitted-stderr-noise"] = (patched(release, sources), keep_all, {})
+    for variant, sources in enumerate(unusual_variants(assignment), start=1):
+        result[f"submitted-correct-unusual-{variant}"] = (
+            patched(release, {**answers_of(master), **sources}), keep_all, {})
     cases = wrong_cases(assignment)
     ordered = [answer_id for answer_id in answer_ids(master) if answer_id in cases]
     most = max((len(cases[answer_id]) for answer_id in ordered), default=0)

@@ -109,6 +109,19 @@ def test_correct_but_different_scores_full_marks(graded, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_unusual_correct_answers_score_full_marks(graded, assignment):
+    """A grade is a promise: helpers named like the test's own names, tensors instead of tuples,
+    Keras' global data format switched, ... lose nothing under the real nbgrader."""
+    variants = harness.unusual_variants(assignment)
+    if assignment != "07-pipelines":
+        assert variants, "no submitted-correct-unusual fixture"
+    for variant in range(1, len(variants) + 1):
+        scores = _scores(graded, assignment, f"submitted-correct-unusual-{variant}")
+        lost = {grade_id: score for grade_id, score in scores.items() if score[0] != score[1]}
+        assert not lost, f"an unusual correct answer (variant {variant}) lost points: {lost}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_stderr_noise_costs_no_points(graded, assignment):
     """Done-when 5: TF log lines and the input_shape= warning in a correct submission cost nothing."""
     scores = _scores(graded, assignment, "submitted-stderr-noise")
@@ -180,7 +193,8 @@ FIXTURE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 def test_fixture_submissions_are_named_after_their_case():
     """Done-when 6: fixture folders and files are kebab-case names of the case they cover."""
-    allowed = {"submitted-correct-different", "submitted-stderr-noise", "submitted-wrong"}
+    allowed = {"submitted-correct-different", "submitted-correct-unusual", "submitted-stderr-noise",
+               "submitted-wrong"}
     for assignment_folder in sorted(harness.FIXTURES.iterdir()):
         assert assignment_folder.name in ASSIGNMENTS
         for case_folder in assignment_folder.iterdir():
