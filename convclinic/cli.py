@@ -2,6 +2,7 @@
 and diagnose a saved model or a failing script (docs/causes.md).
 
     convclinic release [ASSIGNMENT] [--dest DIR]
+    convclinic export [--course DIR] --out FILE [--roster FILE] [--format csv|canvas|moodle]
     convclinic grade SUBMISSIONS --out OUT [--assignment NAME] [--workers N] [--timeout SECONDS]
     convclinic diagnose MODEL_FILE --input-shape 1,28,28,1 [--dtype uint8] [--json]
     convclinic run SCRIPT.py [ARGS...]
@@ -63,8 +64,11 @@ def build_parser():
             "(same files, same masters); an interrupted batch resumes where it stopped."),
         epilog="Exit status: 0 the batch completed (whatever the students did); 1 the grader could "
                "not run; 2 usage error; 130 interrupted.")
-    grade.add_argument("submissions", metavar="SUBMISSIONS", help="folder or .zip of submissions")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", nargs="?",
+                       help="folder or .zip of submissions (default with --course: its submitted/)")
     grade.add_argument("--out", required=True, metavar="OUT", help="output folder (created if missing)")
+    grade.add_argument("--course", metavar="DIR",
+                       help="grade into this nbgrader course folder (default: OUT/course)")
     grade.add_argument("--assignment", metavar="NAME",
                        help="grade only this assignment (default: every assignment found)")
     grade.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
@@ -81,8 +85,42 @@ def build_parser():
     grade.add_argument("--course-config", metavar="FILE", default=Options.course_config,
                        help="the course's nbgrader config (default: grader/nbgrader_config.py)")
     grade.add_argument("--quiet", action="store_true", help="print only errors")
+    _add_export_command(commands)
     _add_diagnosis_commands(commands)
     return parser
+
+
+def _add_export_command(commands):
+    export = commands.add_parser(
+        "export", help="one grades file per course: autograded + manual points, late penalties, roster",
+        description="Export the course gradebook (after manual grading in formgrader): one row per student "
+                    "and assignment handed in, autograded and manual points, submission time, late "
+                    "penalty, roster columns, and needs_manual_grade on rows not fully graded. "
+                    "--format canvas / moodle write files those gradebooks import.",
+        epilog="Exit status: 0 written; 2 usage error (no course, bad roster). grader/README.md, step 7.")
+    export.add_argument("--course", metavar="DIR", default=".",
+                        help="the nbgrader course folder (default: the current folder; "
+                             "`convclinic grade` writes OUT/course)")
+    export.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
+    export.add_argument("--roster", metavar="FILE", help="CSV student_id,name,email,lms_id")
+    export.add_argument("--format", choices=("csv", "canvas", "moodle"), default="csv", dest="form",
+                        help="csv (default), canvas (gradebook import) or moodle (grade import)")
+    export.error = types.MethodType(_one_line_error, export)
+
+
+def _export_command(args):
+    from convclinic.grading.export import ExportError, export
+
+    try:
+        rows, pending = export(args.course, args.out, args.roster, args.form)
+    except ExportError as error:
+        print(f"convclinic export: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(rows)} row(s) written to {args.out} ({args.form}); {len(pending)} await manual grading")
+    if pending and args.form != "csv":
+        print("left blank until graded in formgrader: "
+              + ", ".join(f"{row['student_id']}/{row['assignment']}" for row in pending), file=sys.stderr)
+    return 0
 
 
 def _one_line_error(parser, message):
@@ -131,6 +169,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command in ("diagnose", "run"):
         return _diagnosis_command(args)
+    if args.command == "export":
+        return _export_command(args)
     if args.command == "release":
         from convclinic.release import release, shown  # the exercises' own module: imported lazily
 
@@ -149,6 +189,11 @@ def main(argv=None):
                       solutions=os.path.abspath(args.solutions),
                       course_config=os.path.abspath(args.course_config), regrade=args.regrade,
                       quiet=args.quiet)
+    options.course = args.course
+    if not args.submissions and not args.course:
+        print("convclinic grade: error: give SUBMISSIONS, or --course DIR to grade its submitted/",
+              file=sys.stderr)
+        return 2
     try:
         grade(options)
     except GraderError as error:

@@ -1,23 +1,27 @@
-"""``OUT/course``: one nbgrader course folder for manual grading and export (grader/README.md).
+"""The nbgrader course that ``convclinic grade`` grades into (grader/README.md, step 7).
 
-The workers grade in private course copies (SQLite is not safe for concurrent
-writers); this module, run by the main process only, merges their results into
-one real nbgrader course an instructor opens in nbgrader's formgrader:
+By default the course is ``OUT/course``; ``--course DIR`` names an existing instructor course
+instead (:func:`course_root` is the one place that says where the course is). Either way it
+keeps nbgrader's layout and gradebook, so formgrader, ``nbgrader export``, ``release_feedback``
+and every other nbgrader command work on it unchanged:
 
-- ``OUT/course/gradebook.db``: every assignment's definition, copied from the
-  master gradebook written by ``nbgrader generate_assignment``; every student of
-  the batch; every graded submission, its grades saved by nbgrader's own
-  ``SaveAutoGrades`` preprocessor run on the autograded notebook, and checked
-  against the journal (the autograded scores are those of ``grades.csv``);
-- ``OUT/course/autograded/<student>/<assignment>/<notebook>.ipynb``: the
-  autograded notebooks (published by :func:`publish_autograded`, before the
-  journal entry is written);
-- ``OUT/course/nbgrader_config.py``: ``CourseDirectory.root`` and the gradebook.
+- ``nbgrader_config.py``: written once when missing, never rewritten (the instructor's
+  settings, database URL and course id are read from it);
+- ``source/<assignment>/``: the masters (formgrader lists assignments from here), copied when
+  missing; ``release/<assignment>/``: the student version;
+- ``submitted/<student>/<assignment>/``: each submission as handed in, ``timestamp.txt`` included
+  (the SUBMISSIONS given to ``convclinic grade`` are copied here first);
+- ``autograded/<student>/<assignment>/``: the autograded notebooks (:func:`publish_autograded`);
+- the gradebook (``gradebook.db`` or the config's ``CourseDirectory.db_url``): every assignment's
+  definition, copied from the master gradebook of ``nbgrader generate_assignment`` without
+  touching a due date set with ``nbgrader db assignment add --duedate``; every graded
+  submission, saved by nbgrader's own ``SaveAutoGrades`` and checked against the journal;
+  timestamps, extensions and late penalties (:mod:`convclinic.grading.deadlines`).
 
-Idempotent: a submission is imported again only when its journal entry or its
-autograded notebooks changed (``OUT/course/.imported.json``), so a re-run keeps
-the instructor's manual grades and comments untouched. A batch killed during the
-merge is merged again by the next run (each step is one SQLite transaction).
+The workers grade in private course copies (SQLite is not safe for concurrent writers); this
+module, run by the main process only, is the one writer. Idempotent: a submission is imported
+again only when its journal entry or its autograded notebooks changed (``.imported.json``), so
+a re-run keeps the instructor's manual grades and comments untouched.
 """
 
 from __future__ import annotations
@@ -30,14 +34,17 @@ import shutil
 import nbformat
 
 from convclinic.grading.files import atomic_write
+from convclinic.grading.submissions import tree_digest
 
 COURSE = "course"
 RECORD = ".imported.json"
 CONFIG_TEMPLATE = '''"""nbgrader course folder written by `convclinic grade` (grader/README.md, step 7).
 
 Manual grading: run `jupyter lab` (or `nbgrader formgrader`) in this folder.
-Export: `nbgrader export` in this folder (writes grades.csv here).
-Re-running `convclinic grade` updates it and keeps the manual grades.
+Export: `convclinic export --course .` (or `nbgrader export`) in this folder.
+Due dates: `nbgrader db assignment add NAME --duedate "2026-03-02 17:00:00 UTC"` here;
+extensions: extensions.csv here (student_id,assignment,new_due).
+`convclinic grade` writes this file only when it is missing: edit it freely.
 """
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
@@ -47,28 +54,96 @@ c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.db_url = {db_url!r}
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
+
+# Late policy (grader/README.md, "Deadlines"): 1 point off per started day late, at most the score.
+c.AssignLatePenalties.plugin_class = "convclinic.grading.deadlines.SubtractPenalty"
+c.SubtractPenalty.points_per_unit = 1.0
+c.SubtractPenalty.unit_hours = 24
 '''
 
 
-def course_root(out):
-    return os.path.join(out, COURSE)
+def course_root(out, course=None):
+    """The course folder: ``course`` (``--course DIR``) when given, else ``OUT/course``."""
+    return os.path.abspath(course) if course else os.path.join(os.path.abspath(out), COURSE)
 
 
-def autograded_folder(out, student, assignment):
-    return os.path.join(course_root(out), "autograded", student, assignment)
+def settings(root):
+    """(config, db_url, course_id or None) of the course at ``root``, from its nbgrader_config.py."""
+    from convclinic.grading.nbgrader_setup import load_course_config
+
+    config = load_course_config(os.path.join(root, "nbgrader_config.py"))
+    config.CourseDirectory.root = root
+    course = config.CourseDirectory
+    db_url = course.get("db_url") or "sqlite:///" + os.path.join(root, "gradebook.db")
+    course.db_url = db_url
+    return config, db_url, course.get("course_id")
 
 
-def publish_autograded(out, source, entry):
-    """Replace the autograded notebooks of one submission in ``OUT/course/autograded``
-    with those of ``source`` (a worker's result folder): a temporary folder, renamed."""
-    final = autograded_folder(out, entry["student_id"], entry["assignment"])
+def course_path(root, step, student, assignment):
+    """``<step>/<student>/<assignment>`` of the course at ``root`` (step: source, release,
+    submitted, autograded, feedback), as nbgrader's CourseDirectory formats it."""
+    from nbgrader.coursedir import CourseDirectory
+
+    config, _, _ = settings(root)
+    coursedir = CourseDirectory(config=config)
+    return os.path.abspath(coursedir.format_path(getattr(coursedir, f"{step}_directory"), student, assignment))
+
+
+def autograded_folder(out, student, assignment, course=None):
+    return course_path(course_root(out, course), "autograded", student, assignment)
+
+
+def _replace_tree(source, final, names=None):
+    """Replace the folder ``final`` by a copy of ``source`` (only ``names`` when given):
+    a temporary folder, renamed."""
     temporary = f"{final}.tmp-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
-    os.makedirs(temporary)
-    for name in entry.get("autograded", []):
-        shutil.copyfile(os.path.join(source, name), os.path.join(temporary, name))
+    if names is None:
+        shutil.copytree(source, temporary, symlinks=False)
+    else:
+        os.makedirs(temporary)
+        for name in names:
+            shutil.copyfile(os.path.join(source, name), os.path.join(temporary, name))
     shutil.rmtree(final, ignore_errors=True)
+    os.makedirs(os.path.dirname(final), exist_ok=True)
     os.rename(temporary, final)
+
+
+def prepare_course(root, master_course, assignments, course_id):
+    """Make ``root`` an nbgrader course: its config when missing, the masters in ``source/``
+    and the releases in ``release/`` when missing. Never rewrites the instructor's files."""
+    os.makedirs(root, exist_ok=True)
+    config_path = os.path.join(root, "nbgrader_config.py")
+    if not os.path.exists(config_path):
+        atomic_write(config_path, CONFIG_TEMPLATE.format(
+            root=root, course_id=course_id, db_url="sqlite:///" + os.path.join(root, "gradebook.db")))
+    for step in ("source", "release"):
+        for assignment in assignments:
+            target = course_path(root, step, ".", assignment)
+            if not os.path.isdir(target):
+                _replace_tree(os.path.join(master_course, step, assignment), target)
+
+
+def receive_submissions(root, found):
+    """Copy each submission ``(student, assignment, path)`` into the course's ``submitted/``
+    (timestamp.txt included), unless it is already that folder. Returns the count copied."""
+    copied = 0
+    for student, assignment, path in found:
+        target = course_path(root, "submitted", student, assignment)
+        if os.path.realpath(path) == os.path.realpath(target):
+            continue
+        if os.path.isdir(target) and tree_digest(path) == tree_digest(target):
+            continue
+        _replace_tree(path, target)
+        copied += 1
+    return copied
+
+
+def publish_autograded(out, source, entry, course=None):
+    """Replace the autograded notebooks of one submission in the course's ``autograded/``
+    with those of ``source`` (a worker's result folder): a temporary folder, renamed."""
+    final = autograded_folder(out, entry["student_id"], entry["assignment"], course)
+    _replace_tree(source, final, entry.get("autograded", []))
 
 
 def _digest(entry, folder):
@@ -85,12 +160,15 @@ def _digest(entry, folder):
 
 def _copy_definitions(master_db, gradebook, assignments):
     """Every assignment's master definition (notebooks, cells, points) into the merged gradebook."""
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(master_db, course_id="") as master:  # "": read only, adds no course row
         for name in assignments:
             assignment = master.find_assignment(name)
-            gradebook.update_or_create_assignment(name, duedate=assignment.duedate)
+            try:  # an existing assignment keeps the instructor's due date
+                gradebook.find_assignment(name)
+            except MissingEntry:
+                gradebook.update_or_create_assignment(name, duedate=assignment.duedate)
             for notebook in assignment.notebooks:
                 gradebook.update_or_create_notebook(notebook.name, name, kernelspec=notebook.kernelspec)
                 for cell in notebook.grade_cells:
@@ -122,14 +200,9 @@ def _import_submission(db_url, course_id, entry, folder):
     from nbgrader.preprocessors import SaveAutoGrades
 
     student, assignment = entry["student_id"], entry["assignment"]
-    timestamp_file = os.path.join(folder, "timestamp.txt")
-    extra = {}
-    if os.path.exists(timestamp_file):
-        with open(timestamp_file) as handle:
-            extra["timestamp"] = handle.read().strip()
     for attempt in range(2):
         with Gradebook(db_url, course_id) as gradebook:
-            gradebook.update_or_create_submission(assignment, student, **extra)
+            gradebook.update_or_create_submission(assignment, student)
             notebooks = [notebook.name for notebook in gradebook.find_assignment(assignment).notebooks]
             for name in notebooks:  # a notebook nbgrader did not grade scores 0, as in Autograde
                 if not os.path.exists(os.path.join(folder, name + ".ipynb")):
@@ -163,25 +236,26 @@ def _import_submission(db_url, course_id, entry, folder):
         gradebook.db.commit()
 
 
-def sync_course(out, entries, master_course, assignments):
-    """Build or update ``OUT/course`` from the journal ``entries`` of this batch."""
-    from nbgrader.api import Gradebook, MissingEntry
+def sync_course(out, entries, master_course, assignments, course=None):
+    """Build or update the course (``OUT/course`` or ``course``) from the journal ``entries``.
 
+    Returns {(student, assignment): deadline info} (:func:`convclinic.grading.deadlines.apply_deadlines`).
+    """
+    from nbgrader.api import Gradebook
+
+    from convclinic.grading.deadlines import apply_deadlines
     from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
 
     silence_gradebook_warnings()
-
-    root = course_root(out)
-    os.makedirs(os.path.join(root, "autograded"), exist_ok=True)
+    root = course_root(out, course)
     master_db = "sqlite:///" + os.path.join(master_course, "gradebook.db")
-    database = os.path.join(root, "gradebook.db")
-    db_url = "sqlite:///" + database
-    course_id = _course_id(master_db, assignments)
-    atomic_write(os.path.join(root, "nbgrader_config.py"),
-                 CONFIG_TEMPLATE.format(root=root, course_id=course_id, db_url=db_url))
+    prepare_course(root, master_course, assignments, _course_id(master_db, assignments))
+    config, db_url, course_id = settings(root)
+    course_id = course_id or "default_course"
     record_path = os.path.join(root, RECORD)
     record = {}
-    if os.path.exists(database) and os.path.exists(record_path):
+    database = db_url.removeprefix("sqlite:///")
+    if os.path.exists(record_path) and (not db_url.startswith("sqlite:///") or os.path.exists(database)):
         try:
             with open(record_path) as handle:
                 record = json.load(handle)
@@ -191,26 +265,31 @@ def sync_course(out, entries, master_course, assignments):
         _copy_definitions(master_db, gradebook, assignments)
         for entry in entries:
             gradebook.update_or_create_student(entry["student_id"])
-    imported = 0
     for entry in sorted(entries, key=lambda e: (e["assignment"], e["student_id"])):
-        student, assignment = entry["student_id"], entry["assignment"]
-        key = f"{assignment}/{student}"
-        folder = autograded_folder(out, student, assignment)
+        key = f"{entry['assignment']}/{entry['student_id']}"
+        folder = autograded_folder(out, entry["student_id"], entry["assignment"], course)
         digest = _digest(entry, folder)
-        if record.get(key) == digest:
-            continue
-        gradable = entry.get("state") == "graded" and entry.get("autograded") and all(
-            os.path.exists(os.path.join(folder, name)) for name in entry["autograded"])
-        if gradable:
-            _import_submission(db_url, course_id, entry, folder)
-            imported += 1
-        else:  # nothing gradable now: no submission in the gradebook (the row scores 0)
-            with Gradebook(db_url, course_id) as gradebook:
-                try:
-                    gradebook.remove_submission(assignment, student)
-                except MissingEntry:
-                    pass
-            shutil.rmtree(folder, ignore_errors=True)
-        record[key] = digest
-        atomic_write(record_path, json.dumps(record, indent=1, sort_keys=True))
-    return imported
+        if record.get(key) != digest:
+            _sync_entry(db_url, course_id, entry, folder)
+            record[key] = digest
+            atomic_write(record_path, json.dumps(record, indent=1, sort_keys=True))
+    with Gradebook(db_url, course_id) as gradebook:
+        return apply_deadlines(gradebook, db_url, config, root,
+                               lambda student, assignment: course_path(root, "submitted", student, assignment))
+
+
+def _sync_entry(db_url, course_id, entry, folder):
+    """Import one graded submission; one with nothing gradable has no submission (it scores 0)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    gradable = entry.get("state") == "graded" and entry.get("autograded") and all(
+        os.path.exists(os.path.join(folder, name)) for name in entry["autograded"])
+    if gradable:
+        _import_submission(db_url, course_id, entry, folder)
+        return
+    with Gradebook(db_url, course_id) as gradebook:
+        try:
+            gradebook.remove_submission(entry["assignment"], entry["student_id"])
+        except MissingEntry:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)

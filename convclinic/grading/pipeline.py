@@ -62,6 +62,7 @@ class Options:
     course_config: str = os.path.join(ROOT, "grader", "nbgrader_config.py")
     regrade: bool = False
     quiet: bool = False
+    course: str | None = None  # --course DIR: grade into this nbgrader course (default: OUT/course)
 
 
 def _say(options, message):
@@ -185,6 +186,16 @@ class Journal:
         except (OSError, ValueError):
             return None
 
+    def everything(self):
+        """{(student, assignment): entry} of every submission ever journaled in this OUT."""
+        found = {}
+        for assignment in sorted(os.listdir(self.root)) if os.path.isdir(self.root) else []:
+            for name in sorted(os.listdir(os.path.join(self.root, assignment))):
+                entry = self.get(assignment, name.removesuffix(".json")) if name.endswith(".json") else None
+                if entry:
+                    found[(entry["student_id"], entry["assignment"])] = entry
+        return found
+
     def put(self, entry):
         atomic_write(self.path(entry["assignment"], entry["student_id"]), json.dumps(entry, indent=1, sort_keys=True))
 
@@ -197,7 +208,7 @@ def _fingerprint(staged, master_digest, options):
     return digest.hexdigest()
 
 
-def _publish(out, result_dir, entry):
+def _publish(out, result_dir, entry, course=None):
     """Copy a finished submission's feedback into OUT/feedback and its autograded notebooks into
     OUT/course/autograded, then journal it (in that order)."""
     from convclinic.grading.course import publish_autograded
@@ -206,18 +217,22 @@ def _publish(out, result_dir, entry):
         atomic_copy(os.path.join(result_dir, "feedback", name),
                     os.path.join(out, "feedback", entry["student_id"], entry["assignment"], name))
     if entry.get("autograded"):
-        publish_autograded(out, os.path.join(result_dir, "autograded"), entry)
+        publish_autograded(out, os.path.join(result_dir, "autograded"), entry, course)
 
 
 def grade(options):
     """Run a grading batch; return the list of journal entries (one per grades.csv row)."""
+    from convclinic.grading import course as course_model
     from convclinic.grading.course import sync_course
     from convclinic.grading.sandbox import SandboxError, check_sandbox
 
     started = time.monotonic()
     environment = _environment()
     out = os.path.abspath(options.out)
-    submissions_path = os.path.abspath(options.submissions)
+    the_course = course_model.course_root(out, options.course)
+    # no SUBMISSIONS: grade what is in the course's submitted/ (nbgrader's own layout)
+    submissions_path = os.path.abspath(options.submissions
+                                       or course_model.course_path(the_course, "submitted", ".", "."))
     if not os.path.exists(submissions_path):
         raise GraderError(f"submissions not found: {submissions_path}")
     if os.path.commonpath([out, submissions_path]) == submissions_path and os.path.isdir(submissions_path):
@@ -266,6 +281,8 @@ def grade(options):
     staging = os.path.join(state, "staged")
     results = os.path.join(state, "results")
     entries, jobs, reused, unusable = {}, [], 0, 0
+    entries.update(journal.everything())  # grades.csv accumulates: earlier batches keep their rows
+    course_model.receive_submissions(the_course, found)  # the course's submitted/ holds every submission
     for student, assignment, path in found:
         master = masters[assignment]
         submission = intake.stage(student, assignment, path, os.path.join(staging, assignment, student),
@@ -291,7 +308,7 @@ def grade(options):
             continue
         jobs.append({"student_id": student, "assignment": assignment, "staged": submission.staged,
                      "fingerprint": fingerprint, "notes": submission.notes,
-                     "max_score": master["max_score"],
+                     "max_score": master["max_score"], "course": options.course,
                      "result_dir": os.path.join(results, assignment, student)})
     # a student graded before whose submission is gone stays out of this batch's rows
     write_outputs(out, list(entries.values()), layout_notes)
@@ -314,13 +331,17 @@ def grade(options):
         _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes)
         shutil.rmtree(settings["work_root"], ignore_errors=True)
     write_outputs(out, list(entries.values()), layout_notes)
-    _say(options, f"Merging into the nbgrader course {out}/course (gradebook for manual grading)...")
+    _say(options, f"Merging into the nbgrader course {the_course} (gradebook for manual grading)...")
     try:
-        sync_course(out, list(entries.values()), master_course, assignments)
+        deadlines = sync_course(out, list(entries.values()), master_course, assignments, options.course)
     except Exception as error:  # noqa: BLE001 - the grades are written; say what failed
         raise GraderError(f"grades.csv, report.md and feedback are written, but merging into the nbgrader "
-                          f"course {out}/course failed ({error.__class__.__name__}: {error}); run the same "
+                          f"course {the_course} failed ({error.__class__.__name__}: {error}); run the same "
                           "command again to retry") from error
+    for key, info in deadlines.items():  # submission time and late penalty (deadlines.py)
+        if key in entries:
+            entries[key].update(info)
+    write_outputs(out, list(entries.values()), layout_notes)
     _say(options, f"Done in {time.monotonic() - started:.1f} s: {out}/grades.csv, {out}/report.md, "
                   f"{out}/feedback/")
     return sorted(entries.values(), key=lambda e: (e["student_id"], e["assignment"]))
@@ -332,7 +353,7 @@ def _finish(job, result_dir, journal, entries, out, layout_notes):
     entry = dict(result)
     entry["notes"] = job["notes"]
     entry["state"] = "graded" if result.get("autograde_ok") else "grader error"
-    _publish(out, result_dir, entry)
+    _publish(out, result_dir, entry, job.get("course"))
     journal.put(entry)
     entries[(job["student_id"], job["assignment"])] = entry
     write_outputs(out, list(entries.values()), layout_notes)

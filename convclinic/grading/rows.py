@@ -35,6 +35,10 @@ def status_of(entry):
                      + ", ".join(p["grade_id"] for p in manual) + ")")
     if entry.get("autograde_ok") is False:
         notes.insert(0, "nbgrader reported an error (see report.md)")
+    if entry.get("due") and not entry.get("timestamped"):
+        notes.append("no timestamp.txt: submission time unknown, no late penalty")
+    elif entry.get("late_penalty"):
+        notes.append(f"submitted late (due {entry['due']}): {_fmt(entry['late_penalty'])} point(s) late penalty")
     return "graded" + ("; " + "; ".join(notes) if notes else "")
 
 
@@ -44,10 +48,11 @@ def write_outputs(out, entries, layout_notes, started=None):
     rows = sorted(entries, key=lambda e: (e["student_id"], e["assignment"]))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score", "status"])
+    writer.writerow(["student_id", "assignment", "score", "max_score", "submitted_at", "late_penalty", "status"])
     for entry in rows:
         writer.writerow([entry["student_id"], entry["assignment"], _fmt(entry.get("score")),
-                         _fmt(entry.get("max_score")), status_of(entry)])
+                         _fmt(entry.get("max_score")), entry.get("submitted_at", ""),
+                         _fmt(entry.get("late_penalty")), status_of(entry)])
     atomic_write(os.path.join(out, "grades.csv"), buffer.getvalue())
     atomic_write(os.path.join(out, "report.md"), report(rows, layout_notes))
 
