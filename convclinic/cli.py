@@ -56,8 +56,9 @@ def build_parser():
         description=(
             "Autograde a class with the real nbgrader, in parallel, every notebook in a sandbox.\n\n"
             "SUBMISSIONS is a folder laid out <student_id>/<assignment>/<notebook>.ipynb, or an LMS\n"
-            "zip whose files are named <assignment>_<student_id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>\n"
-            "(nbgrader zip_collect naming; a student who submitted twice is graded on the latest).\n\n"
+            "download (zip or folder) from Canvas, Moodle or Blackboard, or named as nbgrader's\n"
+            "zip_collect docs show, <assignment>_<student_id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>;\n"
+            "the layout is detected; a student who submitted twice is graded on the latest attempt.\n\n"
             "Writes OUT/grades.csv (student_id, assignment, score, max_score, status),\n"
             "OUT/feedback/<student_id>/<assignment>/<notebook>.html and OUT/report.md.\n"
             "Submissions are never modified. Running again skips students already graded\n"
@@ -84,6 +85,11 @@ def build_parser():
                        help="folder of the assignment masters (default: the course's solutions/)")
     grade.add_argument("--course-config", metavar="FILE", default=Options.course_config,
                        help="the course's nbgrader config (default: grader/nbgrader_config.py)")
+    grade.add_argument("--pattern", metavar="REGEX",
+                       help="LMS file names no built-in layout reads: a regex with the named groups "
+                            "student_id and file_id (assignment, timestamp optional)")
+    grade.add_argument("--roster", metavar="FILE",
+                       help="CSV student_id,name,email,lms_id mapping LMS ids to student ids")
     grade.add_argument("--quiet", action="store_true", help="print only errors")
     _add_export_command(commands)
     _add_diagnosis_commands(commands)
@@ -194,6 +200,14 @@ def main(argv=None):
         print("convclinic grade: error: give SUBMISSIONS, or --course DIR to grade its submitted/",
               file=sys.stderr)
         return 2
+    try:
+        from convclinic.grading.lms import LmsError, compile_pattern, read_roster
+
+        compile_pattern(args.pattern), read_roster(args.roster)
+    except LmsError as error:
+        print(f"convclinic grade: error: {error}", file=sys.stderr)
+        return 2
+    options.pattern, options.roster = args.pattern, args.roster
     try:
         grade(options)
     except GraderError as error:

@@ -62,6 +62,8 @@ class Options:
     course_config: str = os.path.join(ROOT, "grader", "nbgrader_config.py")
     regrade: bool = False
     quiet: bool = False
+    pattern: str | None = None  # --pattern: an LMS file-name regex (convclinic.grading.lms)
+    roster: str | None = None  # --roster: CSV mapping LMS ids to student ids
     course: str | None = None  # --course DIR: grade into this nbgrader course (default: OUT/course)
 
 
@@ -257,30 +259,28 @@ def grade(options):
     # 3. read the submissions
     layout_notes, extra_notes = [], {}
     folder = submissions_path
-    if intake.is_zip(submissions_path):
-        collect_root = os.path.join(state, "zip-collect")
-        shutil.rmtree(collect_root, ignore_errors=True)
-        os.makedirs(collect_root)
-        shutil.copytree(os.path.join(master_course, "source"), os.path.join(collect_root, "release"))
-        try:
-            folder, extra_notes = intake.collect_zip(submissions_path, collect_root, assignments,
-                                                     options.course_config)
-        except intake.SubmissionsError as error:
+    lms_notes, intake_rows, known = [], [], available_assignments(options.solutions)
+    if intake.is_zip(submissions_path) or intake.is_lms_folder(submissions_path, known, options.pattern):
+        try:  # any LMS layout, collected into nbgrader's submitted/ (grader/README.md, section 4)
+            pattern, roster = intake.lms.compile_pattern(options.pattern), intake.lms.read_roster(options.roster)
+            folder, extra_notes, intake_rows, lms_notes, summary = intake.collect_lms(
+                submissions_path, os.path.join(state, "lms-collect"), known, assignments,
+                options.assignment, pattern, roster)
+        except (intake.SubmissionsError, intake.lms.LmsError) as error:
             raise GraderError(str(error)) from error
-        if not os.path.isdir(folder):
-            raise GraderError(f"no file in {submissions_path} matched the LMS naming "
-                              "<assignment>_<student>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>")
+        _say(options, summary)
     elif not os.path.isdir(submissions_path):
         raise GraderError(f"{submissions_path} is neither a folder nor a .zip file")
     try:
         found, notes = intake.find_submissions(folder, set(assignments))
     except intake.SubmissionsError as error:
         raise GraderError(str(error)) from error
-    layout_notes = notes.get(None, [])
+    layout_notes = lms_notes + notes.get(None, [])
     journal = Journal(state)
     staging = os.path.join(state, "staged")
     results = os.path.join(state, "results")
     entries, jobs, reused, unusable = {}, [], 0, 0
+    entries.update({("intake", str(i), ""): row for i, row in enumerate(intake_rows)})  # rows, not journaled
     entries.update(journal.everything())  # grades.csv accumulates: earlier batches keep their rows
     course_model.receive_submissions(the_course, found)  # the course's submitted/ holds every submission
     for student, assignment, path in found:
@@ -333,7 +333,7 @@ def grade(options):
     write_outputs(out, list(entries.values()), layout_notes)
     _say(options, f"Merging into the nbgrader course {the_course} (gradebook for manual grading)...")
     try:
-        deadlines = sync_course(out, list(entries.values()), master_course, assignments, options.course)
+        deadlines = sync_course(out, [e for e in entries.values() if not e.get("intake")], master_course, assignments, options.course)
     except Exception as error:  # noqa: BLE001 - the grades are written; say what failed
         raise GraderError(f"grades.csv, report.md and feedback are written, but merging into the nbgrader "
                           f"course {the_course} failed ({error.__class__.__name__}: {error}); run the same "

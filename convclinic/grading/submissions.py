@@ -4,10 +4,11 @@ Two inputs are accepted, and neither is ever modified:
 
 - a folder laid out as nbgrader's ``submitted/``: ``<student_id>/<assignment>/<notebook>.ipynb``
   (plus any extra files, and optionally nbgrader's ``timestamp.txt``);
-- an LMS download zip, with files named as in nbgrader's ``zip_collect`` docs:
-  ``<assignment>_<student_id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>.ipynb``; it is
-  collected by the real ``nbgrader zip_collect`` (which keeps, for a student who
-  submitted twice, the files with the LATEST timestamp in their names).
+- an LMS download (zip or extracted folder): nbgrader's zip_collect naming, Canvas, Moodle,
+  Blackboard or a ``--pattern`` (:mod:`convclinic.grading.lms` reads the names). It is
+  collected here, not by ``nbgrader zip_collect`` (whose ``parse_utc`` misreads the
+  documented time stamps, docs/pitfalls.md), into nbgrader's ``submitted/`` layout with
+  nbgrader's ``timestamp.txt``; the latest attempt of each student is kept.
 
 Every (student, assignment) is copied into a staging folder and normalized:
 a notebook with another name is graded under the expected name when it is the
@@ -20,16 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import warnings
 from dataclasses import dataclass, field
 
 import nbformat
 
-#: nbgrader's documented zip_collect naming, with the assignment in front.
-ZIP_PATTERN = (r".*/(?P<assignment>[^/_]+)_(?P<student_id>[^/]+?)_attempt_"
-               r"(?P<timestamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)_(?P<file_id>[^/]+)$")
+from convclinic.grading import lms
+
 MAX_EXTRA_FILE_BYTES = 20 * 2**20
 IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store", "__MACOSX"}
 
@@ -75,64 +74,105 @@ def is_zip(path):
     return os.path.isfile(path) and path.lower().endswith(".zip")
 
 
-def zip_attempts(zip_path, pattern=ZIP_PATTERN):
-    """(assignment, student_id, timestamp, file_id) of every file name in an LMS zip."""
+def _read_bytes(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _download_entries(source):
+    """[(name, modified time UTC, read bytes)] of every file of a zip or folder download."""
+    import datetime as dt
     import zipfile
 
-    attempts = []
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in archive.namelist():
-            match = re.match(pattern, "/" + name.lstrip("/"))
-            if match:
-                attempts.append((match["assignment"], match["student_id"], match["timestamp"],
-                                 match["file_id"]))
-    return attempts
+    entries = []
+    if is_zip(source):
+        try:
+            archive = zipfile.ZipFile(source)
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError) as error:
+            raise SubmissionsError(f"{source} is not a readable zip file: {error}") from error
+        for info in infos:
+            when = dt.datetime(*info.date_time, tzinfo=dt.UTC)
+            entries.append((info.filename, when, "zip entry date",
+                            lambda info=info: archive.read(info)))
+        return entries
+    for current, directories, files in os.walk(source):
+        directories.sort()
+        for name in sorted(files):
+            path = os.path.join(current, name)
+            if os.path.islink(path):
+                continue
+            when = dt.datetime.fromtimestamp(os.path.getmtime(path), dt.UTC).replace(microsecond=0)
+            entries.append((os.path.relpath(path, source).replace(os.sep, "/"), when, "file time",
+                            lambda path=path: _read_bytes(path)))
+    return entries
 
 
-def collect_zip(zip_path, course_root, assignments, course_config=None, pattern=ZIP_PATTERN):
-    """Run the real ``nbgrader zip_collect`` on an LMS zip; return (submitted folder, notes).
+def is_lms_folder(folder, known=(), pattern=None):
+    """True when a folder is an extracted LMS download (a top-level file or Moodle folder that
+    an LMS layout names), not nbgrader's ``<student>/<assignment>/`` layout."""
+    if not os.path.isdir(folder):
+        return False
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        probe = name if os.path.isfile(path) else name + "/x.ipynb"
+        try:
+            if not lms.ignored(name) and lms.classify(probe, known, pattern) is not None:
+                return True
+        except ValueError:
+            return True
+    return False
 
-    ``course_root`` is a private nbgrader course folder holding ``release/<assignment>``
-    (zip_collect checks notebook names against the release).
-    """
-    import zipfile
 
-    from nbgrader.apps import ZipCollectApp
-    from nbgrader.plugins.zipcollect import FileNameCollectorPlugin  # noqa: F401 - config class
+def collect_lms(source, root, known, selected, forced=None, pattern=None, roster=None):
+    """Collect an LMS download (zip or folder, any layout of :mod:`convclinic.grading.lms`) into
+    nbgrader's layout ``root/submitted/<student>/<assignment>/`` with nbgrader's
+    ``timestamp.txt``; return (submitted folder, {(student, assignment): notes}, intake rows,
+    layout notes, summary line)."""
+    from collections import Counter
 
-    from convclinic.grading.nbgrader_setup import grading_config
-
-    try:
-        attempts = zip_attempts(zip_path, pattern)
-    except zipfile.BadZipFile as error:
-        raise SubmissionsError(f"{zip_path} is not a readable zip file: {error}") from error
-    notes = {}
-    by_file = {}
-    for assignment, student, timestamp, file_id in attempts:
-        by_file.setdefault((assignment, student, file_id), []).append(timestamp)
-    for (assignment, student, file_id), stamps in sorted(by_file.items()):
-        if len(stamps) > 1:
-            notes.setdefault((student, assignment), []).append(
-                f"{len(stamps)} submissions of {file_id} ({', '.join(sorted(stamps))}): "
-                f"graded the latest, {max(stamps)}")
-    for assignment in sorted({a[0] for a in attempts}):
-        if assignment not in assignments:
+    files, rows, read = [], [], {}
+    for name, when, source_kind, reader in _download_entries(source):
+        if lms.ignored(name):
             continue
-        archive = os.path.join(course_root, "downloaded", assignment, "archive")
-        os.makedirs(archive, exist_ok=True)
-        shutil.copy(zip_path, os.path.join(archive, os.path.basename(zip_path)))
-        config = grading_config(course_root, course_config)
-        config.FileNameCollectorPlugin.named_regexp = pattern.replace(
-            r"(?P<assignment>[^/_]+)", re.escape(assignment))
-        config.FileNameCollectorPlugin.valid_ext = [
-            ".ipynb", ".py", ".txt", ".csv", ".json", ".npy", ".npz", ".png", ".jpg", ".md", ".h5", ".keras"]
-        config.ZipCollectApp.force = True
-        config.CourseDirectory.assignment_id = assignment
-        app = ZipCollectApp(config=config)
-        app.initialize([])
-        app.coursedir.assignment_id = assignment
-        app.start()
-    return os.path.join(course_root, "submitted"), notes
+        try:
+            item = lms.classify(name, known, pattern)
+        except ValueError as error:
+            rows.append(lms.intake_row("", "", f"{name}: {error}"))
+            continue
+        if item is None:
+            rows.append(lms.intake_row("", "", f"file name matches no LMS layout: '{name}'"))
+            continue
+        parts = item.file_id.split("/")
+        if ".." in parts or item.file_id.startswith("/"):
+            rows.append(lms.intake_row("", "", f"unsafe file name in the download: '{name}'"))
+            continue
+        if item.stamp is None:
+            item.stamp, item.stamp_source = when, source_kind
+        files.append(item)
+        read[name] = reader
+    chosen, plan_rows, layout_notes = lms.plan(files, set(known), set(selected), forced, roster)
+    submitted = os.path.join(root, "submitted")
+    shutil.rmtree(submitted, ignore_errors=True)
+    os.makedirs(submitted)
+    notes = {}
+    for student, assignment, items, stamp, attempt_notes in chosen:
+        folder = os.path.join(submitted, student, assignment)
+        for item in items:
+            target = os.path.join(folder, *item.file_id.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(read[item.path]())
+        if stamp is not None:
+            with open(os.path.join(folder, "timestamp.txt"), "w") as handle:
+                handle.write(lms.timestamp_txt(stamp))
+        notes[(student, assignment)] = attempt_notes
+    counts = Counter(lms.LAYOUT_NAMES[f.layout] if f.file_id or f.layout != "attempt" else "Blackboard receipt"
+                     for f in files)
+    found = ", ".join(f"{name} ({count} file(s))" for name, count in counts.most_common()) or "no LMS layout"
+    summary = (f"LMS download {os.path.basename(source)}: {found}; {len(chosen)} submission(s) collected, "
+               f"{len(rows) + len(plan_rows)} row(s) not graded at intake")
+    return submitted, notes, rows + plan_rows, [summary] + layout_notes, summary
 
 
 def _read_notebook(path):

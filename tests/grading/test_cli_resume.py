@@ -114,12 +114,14 @@ def test_lms_zip_with_two_submissions_from_one_student_grades_the_latest(tmp_pat
     before = archive.read_bytes()
     done = run_cli("grade", archive, "--out", tmp_path / "out", "--workers", 2, "--assignment", ASSIGNMENT)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = rows_of(tmp_path / "out")
-    assert float(rows["once"]["score"]) == matrix.FULL
-    assert float(rows["twice"]["score"]) == matrix.FULL - 2
-    assert rows["twice"]["status"] == (
-        f"graded; 2 submissions of {matrix.NOTEBOOK} (2026-03-01-09-00-00, 2026-03-02-17-45-10): "
-        f"graded the latest, 2026-03-02-17-45-10; {matrix.MANUAL}")
+    rows = list(csv.DictReader((tmp_path / "out" / "grades.csv").open()))
+    graded = {row["student_id"]: row for row in rows if row["status"].startswith("graded")}
+    assert float(graded["once"]["score"]) == matrix.FULL
+    assert float(graded["twice"]["score"]) == matrix.FULL - 2
+    assert graded["twice"]["status"] == (
+        f"graded; graded the attempt of 2026-03-02 17:45:10 (the latest of 2 attempts); {matrix.MANUAL}")
+    assert [row["status"] for row in rows if row["student_id"] == "twice" and row not in graded.values()] == [
+        "not graded: older attempt (2026-03-01 09:00:00), graded 2026-03-02 17:45:10"]
     assert archive.read_bytes() == before
 
 
