@@ -3,7 +3,8 @@ and diagnose a saved model or a failing script (docs/causes.md).
 
     convclinic release [ASSIGNMENT] [--dest DIR]
     convclinic export [--course DIR] --out FILE [--roster FILE] [--format csv|canvas|moodle]
-    convclinic grade SUBMISSIONS --out OUT [--assignment NAME] [--workers N] [--timeout SECONDS]
+    convclinic grade SUBMISSIONS --out OUT [--assignment NAME] [--student ID]... [--workers N] [--timeout SECONDS]
+    convclinic feedback (--course DIR | --out OUT) [--assignment NAME] [--student ID]... [--zip DIR]
     convclinic diagnose MODEL_FILE --input-shape 1,28,28,1 [--dtype uint8] [--json]
     convclinic run SCRIPT.py [ARGS...]
 
@@ -85,15 +86,57 @@ def build_parser():
                        help="folder of the assignment masters (default: the course's solutions/)")
     grade.add_argument("--course-config", metavar="FILE", default=Options.course_config,
                        help="the course's nbgrader config (default: grader/nbgrader_config.py)")
+    grade.add_argument("--student", action="append", default=[], metavar="ID", dest="students",
+                       help="re-grade only this student (repeatable); everyone else is left untouched")
+    grade.add_argument("--releases", metavar="DIR", default=Options.releases,
+                       help="where `convclinic release` wrote the releases handed out (their "
+                            ".release-checksums.json: a locked cell as ANY release had it is not "
+                            "reported as edited; default: the course's exercises/)")
     grade.add_argument("--pattern", metavar="REGEX",
                        help="LMS file names no built-in layout reads: a regex with the named groups "
                             "student_id and file_id (assignment, timestamp optional)")
     grade.add_argument("--roster", metavar="FILE",
                        help="CSV student_id,name,email,lms_id mapping LMS ids to student ids")
     grade.add_argument("--quiet", action="store_true", help="print only errors")
+    _add_feedback_command(commands)
     _add_export_command(commands)
     _add_diagnosis_commands(commands)
     return parser
+
+
+def _add_feedback_command(commands):
+    feedback = commands.add_parser(
+        "feedback", help="feedback pages after manual grading (nbgrader GenerateFeedback, hidden tests removed)",
+        description="Write each student's feedback page with the final manual scores and comments from "
+                    "the gradebook, hidden tests removed, into the course's feedback/<student>/<assignment>/ "
+                    "(then `nbgrader release_feedback` works), and with --zip one zip per assignment for "
+                    "an LMS upload (<assignment>_<student_id>_feedback_<notebook>.html).",
+        epilog="Exit status: 0 pages written; 1 nbgrader could not write a page; 2 usage error.")
+    where = feedback.add_mutually_exclusive_group(required=True)
+    where.add_argument("--course", metavar="DIR", help="the nbgrader course folder (holds gradebook.db)")
+    where.add_argument("--out", metavar="OUT", help="the --out folder of `convclinic grade` (uses OUT/course)")
+    feedback.add_argument("--assignment", metavar="NAME", help="only this assignment (default: every one)")
+    feedback.add_argument("--student", action="append", default=[], metavar="ID", dest="students",
+                          help="only this student (repeatable; default: every graded student)")
+    feedback.add_argument("--zip", metavar="DIR", dest="zip_dir",
+                          help="also write DIR/<assignment>-feedback.zip for an LMS bulk upload")
+    feedback.error = types.MethodType(_one_line_error, feedback)
+
+
+def _feedback_command(args):
+    from convclinic.grading.course import course_root
+    from convclinic.grading.feedback import FeedbackError, generate
+    from convclinic.grading.pipeline import use_venv_bin
+
+    use_venv_bin()
+    course = args.course or course_root(os.path.abspath(args.out))
+    try:
+        written = generate(course, args.assignment, tuple(args.students), args.zip_dir)
+    except FeedbackError as error:
+        print(f"convclinic feedback: error: {error}", file=sys.stderr)
+        return 2 if error.usage else 1
+    print(f"{len(written)} feedback folder(s) in {os.path.join(os.path.abspath(course), 'feedback')}")
+    return 0
 
 
 def _add_export_command(commands):
@@ -177,6 +220,8 @@ def main(argv=None):
         return _diagnosis_command(args)
     if args.command == "export":
         return _export_command(args)
+    if args.command == "feedback":
+        return _feedback_command(args)
     if args.command == "release":
         from convclinic.release import release, shown  # the exercises' own module: imported lazily
 
@@ -188,18 +233,14 @@ def main(argv=None):
         for path in written or []:
             print(f"released {shown(path)}")
         return 0
-    from convclinic.grading.pipeline import GraderError, Options, grade
+    from convclinic.grading.pipeline import GraderError, Options, UsageError, grade
 
     options = Options(submissions=args.submissions, out=args.out, assignment=args.assignment,
                       workers=args.workers, timeout=args.timeout, memory_mb=args.memory,
                       solutions=os.path.abspath(args.solutions),
                       course_config=os.path.abspath(args.course_config), regrade=args.regrade,
-                      quiet=args.quiet)
-    options.course = args.course
-    if not args.submissions and not args.course:
-        print("convclinic grade: error: give SUBMISSIONS, or --course DIR to grade its submitted/",
-              file=sys.stderr)
-        return 2
+                      quiet=args.quiet, students=tuple(args.students),
+                      releases=os.path.abspath(args.releases))
     try:
         from convclinic.grading.lms import LmsError, compile_pattern, read_roster
 
@@ -208,11 +249,16 @@ def main(argv=None):
         print(f"convclinic grade: error: {error}", file=sys.stderr)
         return 2
     options.pattern, options.roster = args.pattern, args.roster
+    options.course = args.course
+    if not args.submissions and not args.course:
+        print("convclinic grade: error: give SUBMISSIONS, or --course DIR to grade its submitted/",
+              file=sys.stderr)
+        return 2
     try:
         grade(options)
     except GraderError as error:
         print(f"convclinic grade: error: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
         print("convclinic grade: interrupted; run the same command again to finish "
               "(students already graded are kept)", file=sys.stderr)

@@ -50,6 +50,10 @@ class GraderError(Exception):
     """The grader itself cannot run (not a student's problem): exit non-zero with this message."""
 
 
+class UsageError(GraderError):
+    """Bad input on the command line (an unknown student): exit 2."""
+
+
 @dataclass
 class Options:
     submissions: str
@@ -62,9 +66,11 @@ class Options:
     course_config: str = os.path.join(ROOT, "grader", "nbgrader_config.py")
     regrade: bool = False
     quiet: bool = False
+    course: str | None = None  # --course DIR: grade into this nbgrader course (default: OUT/course)
     pattern: str | None = None  # --pattern: an LMS file-name regex (convclinic.grading.lms)
     roster: str | None = None  # --roster: CSV mapping LMS ids to student ids
-    course: str | None = None  # --course DIR: grade into this nbgrader course (default: OUT/course)
+    students: tuple = ()  # --student: re-grade only these, leave everyone else untouched
+    releases: str = os.path.join(ROOT, "exercises")  # releases handed out (.release-checksums.json)
 
 
 def _say(options, message):
@@ -80,12 +86,18 @@ def available_assignments(solutions):
                   if os.path.isfile(os.path.join(solutions, name, f"{name}.ipynb")))
 
 
-def _environment():
-    """Variables the grader needs: the venv's bin on PATH (nbgrader calls ``alembic``)."""
+def use_venv_bin():
+    """Put the venv's bin first on PATH for this process and its subprocesses: nbgrader runs
+    ``alembic`` as a subprocess found on PATH when it creates a gradebook (docs/pitfalls.md)."""
     binary = os.path.dirname(sys.executable)
     path = os.environ.get("PATH", "")
-    if binary not in path.split(os.pathsep):
-        os.environ["PATH"] = binary + os.pathsep + path
+    if path.split(os.pathsep)[:1] != [binary]:
+        os.environ["PATH"] = os.pathsep.join([binary] + [p for p in path.split(os.pathsep) if p != binary])
+
+
+def _environment():
+    """Variables the grader needs: the venv's bin on PATH (nbgrader calls ``alembic``)."""
+    use_venv_bin()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return {"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": os.environ["TF_CPP_MIN_LOG_LEVEL"]}
 
@@ -164,6 +176,19 @@ def build_master_course(options, assignments, state):
     return info, course
 
 
+def _known_releases(options, masters, master_course, state):
+    """{assignment: {grade_id: set(checksums)}}: the locked cells of every release of each
+    assignment, the one generated now and those `convclinic release` and earlier runs recorded."""
+    from convclinic.grading.regrade import CHECKSUMS, release_history
+
+    known = {}
+    for assignment in masters:
+        paths = [os.path.join(state, "releases", f"{assignment}.json"),
+                 os.path.join(options.releases, assignment, CHECKSUMS)]
+        known[assignment] = release_history(assignment, os.path.join(master_course, "release", assignment), paths)
+    return known
+
+
 def _cache_root():
     """Where generated master courses are kept between runs (``$XDG_CACHE_HOME/convclinic``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -226,6 +251,7 @@ def grade(options):
     """Run a grading batch; return the list of journal entries (one per grades.csv row)."""
     from convclinic.grading import course as course_model
     from convclinic.grading.course import sync_course
+    from convclinic.grading.regrade import restore_reviews, save_reviews
     from convclinic.grading.sandbox import SandboxError, check_sandbox
 
     started = time.monotonic()
@@ -276,25 +302,35 @@ def grade(options):
     except intake.SubmissionsError as error:
         raise GraderError(str(error)) from error
     layout_notes = lms_notes + notes.get(None, [])
+    missing = sorted(set(options.students) - {student for student, _, _ in found})
+    if missing:
+        raise UsageError(f"--student {', '.join(missing)}: no submission of that student in {submissions_path}"
+                         + (f" for {options.assignment}" if options.assignment else ""))
+    known_locked = _known_releases(options, masters, master_course, state)
     journal = Journal(state)
     staging = os.path.join(state, "staged")
     results = os.path.join(state, "results")
     entries, jobs, reused, unusable = {}, [], 0, 0
-    entries.update({("intake", str(i), ""): row for i, row in enumerate(intake_rows)})  # rows, not journaled
     entries.update(journal.everything())  # grades.csv accumulates: earlier batches keep their rows
     course_model.receive_submissions(the_course, found)  # the course's submitted/ holds every submission
+    entries.update({("intake", str(i), ""): row for i, row in enumerate(intake_rows)})  # rows, not journaled
     for student, assignment, path in found:
+        key = (student, assignment)
+        if options.students and student not in options.students:  # untouched: as the journal has it
+            if journal.get(assignment, student):
+                entries[key] = journal.get(assignment, student)
+            continue
         master = masters[assignment]
         submission = intake.stage(student, assignment, path, os.path.join(staging, assignment, student),
                                   master["notebooks"], os.path.join(master_course, "release", assignment),
-                                  os.path.join(master_course, "source", assignment))
+                                  os.path.join(master_course, "source", assignment),
+                                  known_locked=known_locked.get(assignment))
         submission.notes = extra_notes.get((student, assignment), []) + submission.notes
         # from the files as submitted: staging is deterministic in content, not in bytes
         # (an upgraded nbformat-3 notebook gets new random cell ids each time)
         fingerprint = _fingerprint(path, master["digest"], options)
-        key = (student, assignment)
         done = journal.get(assignment, student)
-        if done and done.get("fingerprint") == fingerprint and not options.regrade:
+        if done and done.get("fingerprint") == fingerprint and not (options.regrade or options.students):
             entries[key] = done
             reused += 1
             continue
@@ -328,16 +364,21 @@ def grade(options):
         }
         shutil.rmtree(settings["work_root"], ignore_errors=True)
         os.makedirs(os.path.join(results), exist_ok=True)
+        save_reviews(the_course, state, [(job["assignment"], job["student_id"]) for job in jobs])
         _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes)
         shutil.rmtree(settings["work_root"], ignore_errors=True)
     write_outputs(out, list(entries.values()), layout_notes)
     _say(options, f"Merging into the nbgrader course {the_course} (gradebook for manual grading)...")
     try:
         deadlines = sync_course(out, [e for e in entries.values() if not e.get("intake")], master_course, assignments, options.course)
+        restored, dropped = restore_reviews(the_course, state)
     except Exception as error:  # noqa: BLE001 - the grades are written; say what failed
         raise GraderError(f"grades.csv, report.md and feedback are written, but merging into the nbgrader "
                           f"course {the_course} failed ({error.__class__.__name__}: {error}); run the same "
                           "command again to retry") from error
+    if restored or dropped:
+        _say(options, f"Manual grades kept: {restored} (answer unchanged); {dropped} to review again "
+                      "(answer changed).")
     for key, info in deadlines.items():  # submission time and late penalty (deadlines.py)
         if key in entries:
             entries[key].update(info)

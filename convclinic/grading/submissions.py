@@ -31,6 +31,8 @@ from convclinic.grading import lms
 
 MAX_EXTRA_FILE_BYTES = 20 * 2**20
 IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store", "__MACOSX"}
+#: nbgrader's own bookkeeping beside a submitted notebook (``nbgrader submit``/``collect``): kept, never extras
+BOOKKEEPING_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 @dataclass
@@ -201,12 +203,16 @@ def _read_notebook(path):
     return notebook, note
 
 
-def compare_with_release(notebook, release, master=None):
+def compare_with_release(notebook, release, master=None, known_locked=None):
     """Notes on what a student changed that nbgrader will undo: edited locked cells (restored
     from the master), locked cells converted to another cell type, deleted test cells (put
     back), duplicated graded cells (only the first copy is graded). ``release`` is the student
-    version nbgrader generated from the master; a locked cell identical to it (or to the
-    master) is never reported."""
+    version nbgrader generated from the master; a locked cell identical to it, to the master, or
+    to the same cell in ANY earlier release (``known_locked``: {grade_id: checksums}, see
+    :mod:`convclinic.grading.regrade`) is never reported: the student may hold an older release."""
+    from convclinic.grading.regrade import cell_checksum
+
+    known_locked = known_locked or {}
     notes = []
 
     def meta(cell):
@@ -232,6 +238,8 @@ def compare_with_release(notebook, release, master=None):
         original = released.get(grade_id)
         if original is None or not meta(original).get("locked"):
             continue
+        if cell_checksum(cell) in known_locked.get(grade_id, ()):
+            continue  # exactly as some release handed it out
         if cell.cell_type != original.cell_type:
             kind = "test cell" if meta(original).get("grade") else "locked cell"
             notes.append(f"{kind} '{grade_id}' was converted to {cell.cell_type}: restored from the master")
@@ -247,7 +255,7 @@ def compare_with_release(notebook, release, master=None):
 
 
 def stage(student_id, assignment, source_folder, staged, expected_notebooks, release_folder=None,
-          master_folder=None):
+          master_folder=None, known_locked=None):
     """Copy one student's assignment folder into ``staged``, normalized (see module doc)."""
     submission = Submission(student_id, assignment, staged)
     shutil.rmtree(staged, ignore_errors=True)
@@ -261,10 +269,11 @@ def stage(student_id, assignment, source_folder, staged, expected_notebooks, rel
             relative = os.path.relpath(os.path.join(current, name), source_folder)
             if name.endswith(".ipynb") and os.sep not in relative:
                 present.append(name)
-            elif relative == "timestamp.txt":
+            elif relative in BOOKKEEPING_FILES:
                 shutil.copy(os.path.join(source_folder, relative), os.path.join(staged, relative))
-                with open(os.path.join(staged, relative)) as handle:
-                    submission.timestamp = handle.read().strip()
+                if relative == "timestamp.txt":
+                    with open(os.path.join(staged, relative)) as handle:
+                        submission.timestamp = handle.read().strip()
             else:
                 extra.append(relative)
     unmatched = [name for name in present if name not in expected_notebooks]
@@ -289,7 +298,8 @@ def stage(student_id, assignment, source_folder, staged, expected_notebooks, rel
         if release_folder and os.path.exists(release_path):
             master_path = os.path.join(master_folder or "", expected)
             master = nbformat.read(master_path, as_version=4) if master_folder and os.path.exists(master_path) else None
-            submission.notes += compare_with_release(notebook, nbformat.read(release_path, as_version=4), master)
+            submission.notes += compare_with_release(notebook, nbformat.read(release_path, as_version=4), master,
+                                                     known_locked)
         nbformat.write(notebook, os.path.join(staged, expected))
         submission.notebooks.append(expected)
     for name in unmatched:

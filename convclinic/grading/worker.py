@@ -161,8 +161,9 @@ def _write_result(job, result, feedback_files):
     # the autograded notebooks, for the merged course the main process builds (OUT/course)
     autograded = os.path.join(_STATE["course"], "autograded", job["student_id"], job["assignment"])
     os.makedirs(os.path.join(temporary, "autograded"))
+    kept = ("timestamp.txt", "submission_secret.txt")  # nbgrader's bookkeeping: release_feedback reads both
     names = sorted(name for name in os.listdir(autograded)
-                   if name.endswith(".ipynb") or name == "timestamp.txt") if os.path.isdir(autograded) else []
+                   if name.endswith(".ipynb") or name in kept) if os.path.isdir(autograded) else []
     for name in names:
         shutil.copy(os.path.join(autograded, name), os.path.join(temporary, "autograded", name))
     result["autograded"] = names
