@@ -21,7 +21,7 @@ PORT ?= 8888
 APT_PACKAGES := chromium bubblewrap graphviz
 APT_COMMANDS := chromium bwrap dot
 
-.PHONY: help lab test test-fast lint bench release grade handouts playground system-deps clean
+.PHONY: help lab test test-fast lint bench release grade formgrader handouts playground system-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ release: $(STAMP) ## regenerate exercises/ from the masters in solutions/
 grade: $(STAMP) ## grade SUBMISSIONS=folder-or-zip into OUT=folder
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path OUT=path"; exit 2; }
 	$(BIN)/convclinic grade "$(SUBMISSIONS)" --out "$(or $(OUT),grades)"
+
+formgrader: $(STAMP) ## nbgrader's formgrader on COURSE=folder (default grades/course) at http://127.0.0.1:$(PORT)/formgrader
+	@test -f "$(or $(COURSE),grades/course)/nbgrader_config.py" || { echo "usage: make formgrader COURSE=OUT/course (a folder convclinic grade wrote)"; exit 2; }
+	cd "$(or $(COURSE),grades/course)" && $(BIN)/jupyter server $(ROOT_FLAG) --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=. $(LAB_ARGS)
 
 handouts: $(STAMP) system-deps ## executed HTML handouts + PDF of every lesson into build/handouts
 	$(BIN)/python -m convclinic.handouts build/handouts

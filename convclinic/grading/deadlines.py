@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import os
 
 from nbgrader.plugins import LateSubmissionPlugin
@@ -44,8 +43,8 @@ class SubtractPenalty(LateSubmissionPlugin):
     def late_submission_penalty(self, student_id, score, total_seconds_late):
         if total_seconds_late <= 0:
             return None
-        units = math.ceil(total_seconds_late / (self.unit_hours * 3600.0))
-        return units * self.points_per_unit
+        whole, rest = divmod(total_seconds_late, self.unit_hours * 3600.0)  # started units count
+        return (whole + (1 if rest else 0)) * self.points_per_unit
 
 
 def parse_time(text, what):
