@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# every nbgrader of the venv puts the venv's bin first on PATH (it runs `alembic`): docs/pitfalls.md
+NBGRADER_VENV_CONFIG := $(VENV)/etc/jupyter/nbgrader_config.py
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 # oneDNN on, on every CPU (it is on by default only on some): channels_first works on the CPU
@@ -34,7 +36,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-$(TEST_STAMP): $(STAMP) requirements-test.txt
+$(NBGRADER_VENV_CONFIG): grader/venv_nbgrader_config.py $(STAMP)
+	@mkdir -p $(dir $@)
+	cp grader/venv_nbgrader_config.py $@
+
+$(TEST_STAMP): $(STAMP) $(NBGRADER_VENV_CONFIG) requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	@touch $(TEST_STAMP)
 
@@ -71,7 +77,16 @@ bench: $(STAMP) ## measure and write the numbers into benchmarks/
 release: $(STAMP) ## regenerate exercises/ from the masters in solutions/
 	$(BIN)/convclinic release
 
-grade: $(STAMP) ## grade SUBMISSIONS=folder-or-zip into OUT=folder
+.PHONY: feedback nbgrader
+nbgrader: $(STAMP) $(NBGRADER_VENV_CONFIG) ## any nbgrader command, venv first on PATH: ARGS='collect NAME' [COURSE=dir]
+	@test -n "$(ARGS)" || { echo "usage: make nbgrader ARGS='collect ASSIGNMENT' [COURSE=path]"; exit 2; }
+	cd "$(or $(COURSE),.)" && $(BIN)/nbgrader $(ARGS)
+
+feedback: $(STAMP) $(NBGRADER_VENV_CONFIG) ## pages after manual grading: COURSE=dir [ARGS='--zip DIR']
+	@test -n "$(COURSE)" || { echo "usage: make feedback COURSE=path [ARGS='--assignment NAME --zip DIR']"; exit 2; }
+	$(BIN)/convclinic feedback --course "$(COURSE)" $(ARGS)
+
+grade: $(STAMP) $(NBGRADER_VENV_CONFIG) ## grade SUBMISSIONS=folder-or-zip into OUT=folder
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path OUT=path"; exit 2; }
 	$(BIN)/convclinic grade "$(SUBMISSIONS)" --out "$(or $(OUT),grades)"
 
