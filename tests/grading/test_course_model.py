@@ -200,3 +200,39 @@ def test_extension_removes_the_penalty(course):
     row = rows_of(exported)["full-solution"]
     assert (row["late_penalty"], row["due"]) == ("0", "2026-03-06 12:00:00 UTC")
     assert float(row["score"]) == matrix.FULL
+
+
+INSTRUCTOR_CONFIG = '''c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = "my-course"
+c.CourseDirectory.db_url = "sqlite:///{db}"
+'''
+
+
+def test_course_option_grades_an_instructors_course_in_place(tmp_path):
+    """`--course DIR` with no SUBMISSIONS: an instructor's own course (its config, its database
+    URL and course id, a due date set before any grading) graded from its submitted/."""
+    require_command("bwrap", "the grader runs every student kernel in a bubblewrap sandbox")
+    root, database = tmp_path / "my-course", tmp_path / "elsewhere" / "grades.sqlite"
+    database.parent.mkdir()
+    root.mkdir()
+    (root / "nbgrader_config.py").write_text(INSTRUCTOR_CONFIG.format(db=database))
+    config = digest(root / "nbgrader_config.py")
+    run([os.path.join(BIN, "nbgrader"), "db", "assignment", "add", ASSIGNMENT, f"--duedate={DUE}"], cwd=root)
+    build(root / "submitted", ["full-solution"], {"full-solution": LATE})
+    out = tmp_path / "out"
+    run([*CLI, "grade", "--course", str(root), "--out", str(out), "--workers", "1", "--timeout", "60",
+         "--assignment", ASSIGNMENT])
+    assert digest(root / "nbgrader_config.py") == config
+    assert not (out / "course").exists() and not (root / "gradebook.db").exists()
+    assert (root / "source" / ASSIGNMENT / matrix.NOTEBOOK).is_file()
+    assert (root / "autograded" / "full-solution" / ASSIGNMENT / matrix.NOTEBOOK).is_file()
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{database}", "my-course") as book:
+        assert book.find_assignment(ASSIGNMENT).duedate.isoformat() == "2026-03-03T12:00:00"
+        submission = book.find_submission(ASSIGNMENT, "full-solution")
+        assert submission.timestamp.isoformat() == "2026-03-05T11:00:00"
+        # the default late policy applies when the instructor's config names none
+        assert float(submission.score) == matrix.FULL and float(submission.late_submission_penalty) == 2
+    row = rows_of(out / "grades.csv")["full-solution"]
+    assert (row["score"], row["submitted_at"], row["late_penalty"]) == (f"{matrix.FULL:g}", "2026-03-05 11:00:00 UTC", "2")
