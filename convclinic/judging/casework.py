@@ -10,7 +10,8 @@ Two sides, never mixed:
   requirement, the first failure of a part over all its cases and turns it
   into one :class:`~convclinic.judging.core.Finding` per requirement: the
   teaching message for a visible case, the hint (no inputs, no expected values)
-  for a hidden one.
+  for a hidden one. :func:`judge_rows` is every judge's frame (malformed rows
+  fail every requirement), :func:`judge_each` the one-check-per-case judge.
 """
 
 from __future__ import annotations
@@ -122,3 +123,29 @@ def records(data, count):
     if not all(isinstance(item, dict) for item in data):
         return None
     return data
+
+
+def requirement_table(*rows):
+    """``(requirements, hints)`` of a part from its ``(requirement, hint)`` rows: the requirements
+    in order (a requirement's index is its number in :class:`Verdicts`), the hints by index."""
+    return tuple(requirement for requirement, _ in rows), {index: hint for index, (_, hint) in enumerate(rows)}
+
+
+def judge_rows(requirements, data, cases, hidden, check_rows):
+    """A part's findings: every requirement fails when ``data`` is not one dict per case
+    (:func:`records`); otherwise ``check_rows(verdicts, rows)`` records the failures."""
+    verdicts = Verdicts(requirements, hidden)
+    rows = records(data, len(cases))
+    if rows is None:
+        verdicts.unreadable()
+    else:
+        check_rows(verdicts, rows)
+    return verdicts.findings()
+
+
+def judge_each(requirements, data, cases, hidden, check):
+    """:func:`judge_rows` calling ``check(verdicts, case, row)`` on each case and its row, in order."""
+    def check_rows(verdicts, rows):
+        for case, row in zip(cases, rows, strict=True):
+            check(verdicts, case, row)
+    return judge_rows(requirements, data, cases, hidden, check_rows)

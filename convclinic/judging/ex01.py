@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from convclinic.judging import modelparts
-from convclinic.judging.casework import Verdicts, as_array, call, error_text, read_array, records
+from convclinic.judging.casework import as_array, call, error_text, read_array, requirement_table
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, case_rows, collect_cases, draw
+from convclinic.judging.fresh import DRAWN, FRESH, collect_cases, draw, judge_cases
+from convclinic.judging.predictions import revealer
 
 DTYPES = ("float32", "float64", "uint8", "int32", "int64")
 FORMATS = ("channels_last", "channels_first", None)
@@ -52,24 +53,34 @@ def same_arrays(got, expected):
     return got.shape == expected.shape and np.array_equal(got, expected)
 
 
+def returned_array(verdicts, requirement, hint, what, record, sides):
+    """The array ``record`` holds, or None after failing ``requirement`` (the error raised,
+    a hard-coded 28 x 28 named, or no array returned)."""
+    error = error_text(record, what)
+    got = read_array(record)
+    if error or got is None:
+        error = (error + assumed_28(record, sides)) if error else None
+        verdicts.fail(requirement, error or f"{what} did not return an array", hint)
+        return None
+    return got
+
+
 # --- Part 1: add_channel_axis ------------------------------------------------------------
 
-AXIS_REQUIREMENTS = (
-    "channels_last puts a size-1 channel axis LAST: (batch, height, width, 1)",
-    "channels_first puts a size-1 channel axis right after the batch axis: (batch, 1, height, width)",
-    "without a data_format argument the result is channels_last, like Keras",
-    "the dtype and every pixel value stay as they were",
-    "the images you were given are left unchanged",
+AXIS_REQUIREMENTS, AXIS_HINTS = requirement_table(
+    ("channels_last puts a size-1 channel axis LAST: (batch, height, width, 1)",
+     "channels_last: the new axis goes last and height and width keep their places"),
+    ("channels_first puts a size-1 channel axis right after the batch axis: (batch, 1, height, width)",
+     "channels_first: the new axis goes at position 1 and height and width keep their "
+     "order (a non-square batch shows a swap)"),
+    ("without a data_format argument the result is channels_last, like Keras",
+     "called without data_format, the function must behave like channels_last"),
+    ("the dtype and every pixel value stay as they were",
+     "adding an axis must not cast or change pixels (no astype, no division)"),
+    ("the images you were given are left unchanged",
+     "your function changed the caller's array: return a new array or a view"),
 )
-LAST, FIRST, DEFAULT, KEEP, UNCHANGED = range(5)
-AXIS_HINTS = {
-    LAST: "channels_last: the new axis goes last and height and width keep their places",
-    FIRST: "channels_first: the new axis goes at position 1 and height and width keep their "
-           "order (a non-square batch shows a swap)",
-    DEFAULT: "called without data_format, the function must behave like channels_last",
-    KEEP: "adding an axis must not cast or change pixels (no astype, no division)",
-    UNCHANGED: "your function changed the caller's array: return a new array or a view",
-}
+LAST, FIRST, DEFAULT, KEEP, UNCHANGED = range(len(AXIS_REQUIREMENTS))
 
 
 def axis_case(case):
@@ -127,21 +138,17 @@ def _axis_mistake(got, images, data_format):
 
 
 def _check_axis(verdicts, case, record, fresh=False):
-    batch, height, width, dtype, data_format = case
+    batch, height, width, dtype, data_format = axis_case(case)
     images = numbered((batch, height, width), dtype)
     requirement = {None: DEFAULT, "channels_last": LAST, "channels_first": FIRST}[data_format]
     fmt = "" if data_format is None else f", {data_format!r}"
-    what = (("a new case drawn at random: " if fresh else "")
-            + f"add_channel_axis(<{batch}x{height}x{width} {dtype} batch>{fmt})")
+    what = (DRAWN if fresh else "") + f"add_channel_axis(<{batch}x{height}x{width} {dtype} batch>{fmt})"
     if record.get("changed") is True:
         verdicts.fail(UNCHANGED, f"{what} changed the batch it was given: return a new array "
                                  "(np.expand_dims, [..., None]) instead of changing `images` in place",
                       AXIS_HINTS[UNCHANGED])
-    error = error_text(record, what)
-    got = read_array(record)
-    if error or got is None:
-        error = (error + assumed_28(record, (height, width))) if error else None
-        verdicts.fail(requirement, error or f"{what} did not return an array", AXIS_HINTS[requirement])
+    got = returned_array(verdicts, requirement, AXIS_HINTS[requirement], what, record, (height, width))
+    if got is None:
         return
     axis = 1 if data_format == "channels_first" else -1
     expected = np.expand_dims(images, axis)
@@ -162,14 +169,7 @@ def _check_axis(verdicts, case, record, fresh=False):
 
 def judge_axis(data, cases, hidden):
     """Part 1 verdicts: the truth is ``np.expand_dims`` of the same numbered batch."""
-    verdicts = Verdicts(AXIS_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row, fresh in case_rows(cases, rows, axis_case):
-        _check_axis(verdicts, axis_case(case), row, fresh=fresh)
-    return verdicts.findings()
+    return judge_cases(AXIS_REQUIREMENTS, data, cases, hidden, axis_case, _check_axis)
 
 
 def axis_covers(case):
@@ -183,24 +183,22 @@ def axis_covers(case):
 
 # --- Part 2: as_model_input ----------------------------------------------------------------
 
-INPUT_REQUIREMENTS = (
-    "a (height, width) image becomes a (1, height, width, 1) batch",
-    "a (height, width, 1) image becomes (1, height, width, 1) too: no second channel axis",
-    "the result is float32",
-    "integer images (uint8, int32, ...) are divided by 255",
-    "float images keep their values (only cast to float32)",
-    "the image you were given is left unchanged",
+INPUT_REQUIREMENTS, INPUT_HINTS = requirement_table(
+    ("a (height, width) image becomes a (1, height, width, 1) batch",
+     "one image needs a batch axis of size 1 in front and a channel axis of size 1 at the "
+     "end; use the image's own height and width"),
+    ("a (height, width, 1) image becomes (1, height, width, 1) too: no second channel axis",
+     "an image that already has its channel axis must not get a second one"),
+    ("the result is float32",
+     "Conv2D's weights are float32: cast the result with .astype(\"float32\")"),
+    ("integer images (uint8, int32, ...) are divided by 255",
+     "integer pixels (any integer dtype) must be divided by 255"),
+    ("float images keep their values (only cast to float32)",
+     "float images are already in [0, 1]: divide only integer images by 255"),
+    ("the image you were given is left unchanged",
+     "your function changed the caller's image: work on a copy"),
 )
-SHAPE, CHANNEL, FLOAT32, SCALE_INT, KEEP_FLOAT, IMAGE_UNCHANGED = range(6)
-INPUT_HINTS = {
-    SHAPE: "one image needs a batch axis of size 1 in front and a channel axis of size 1 at the "
-           "end; use the image's own height and width",
-    CHANNEL: "an image that already has its channel axis must not get a second one",
-    FLOAT32: "Conv2D's weights are float32: cast the result with .astype(\"float32\")",
-    SCALE_INT: "integer pixels (any integer dtype) must be divided by 255",
-    KEEP_FLOAT: "float images are already in [0, 1]: divide only integer images by 255",
-    IMAGE_UNCHANGED: "your function changed the caller's image: work on a copy",
-}
+SHAPE, CHANNEL, FLOAT32, SCALE_INT, KEEP_FLOAT, IMAGE_UNCHANGED = range(len(INPUT_REQUIREMENTS))
 
 
 def input_case(case):
@@ -282,19 +280,16 @@ def _value_problem(got, case, expected):
 
 
 def _check_input(verdicts, case, record, fresh=False):
+    case = input_case(case)
     height, width, channel, dtype = case
     shape = (height, width, 1) if channel else (height, width)
-    what = (("a new case drawn at random: " if fresh else "")
-            + f"as_model_input(<{' x '.join(map(str, shape))} {dtype} image>)")
+    what = (DRAWN if fresh else "") + f"as_model_input(<{' x '.join(map(str, shape))} {dtype} image>)"
     if record.get("changed") is True:
         verdicts.fail(IMAGE_UNCHANGED, f"{what} changed the image it was given: work on a copy "
                                        "(astype returns one)", INPUT_HINTS[IMAGE_UNCHANGED])
     main = CHANNEL if channel else SHAPE
-    error = error_text(record, what)
-    got = read_array(record)
-    if error or got is None:
-        error = (error + assumed_28(record, (height, width))) if error else None
-        verdicts.fail(main, error or f"{what} did not return an array", INPUT_HINTS[main])
+    got = returned_array(verdicts, main, INPUT_HINTS[main], what, record, (height, width))
+    if got is None:
         return
     expected = expected_input(case)
     if got.shape != expected.shape:
@@ -313,14 +308,7 @@ def _check_input(verdicts, case, record, fresh=False):
 
 def judge_input(data, cases, hidden):
     """Part 2 verdicts against the rule the task states (:func:`expected_input`)."""
-    verdicts = Verdicts(INPUT_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row, fresh in case_rows(cases, rows, input_case):
-        _check_input(verdicts, input_case(case), row, fresh=fresh)
-    return verdicts.findings()
+    return judge_cases(INPUT_REQUIREMENTS, data, cases, hidden, input_case, _check_input)
 
 
 def input_covers(case):
@@ -357,19 +345,13 @@ def prediction_cases():
     }
 
 
-def reveal_predictions(predictions):
-    """The locked cell under Part 3: reveal TensorFlow's answers once all are predicted."""
-    from convclinic.judging.predictions import reveal
-
-    return reveal(predictions, prediction_cases())
+reveal_predictions = revealer(prediction_cases)
 
 
 # --- Part 4: repair the model --------------------------------------------------------------
 
 FIX_MODEL = modelparts.ModelTask(
-    function="build_fixed_model",
     input_shape=(28, 28, 1),
-    classes=10,
     rules=(
         modelparts.conv_rule(
             "the model keeps the broken model's layers: Conv2D(8, 3) with relu, Flatten, Dense",
@@ -398,13 +380,5 @@ PARTS = tuple(register(part) for part in (
         judge=judge_input,
         requirements=INPUT_REQUIREMENTS,
     ),
-    Part(
-        grade_id="ex01-fix-model",
-        label="Part 4 build_fixed_model",
-        names=("build_fixed_model",),
-        visible=FIX_MODEL.visible,
-        collect=FIX_MODEL.collect,
-        judge=FIX_MODEL.judge,
-        requirements=FIX_MODEL.requirements,
-    ),
+    FIX_MODEL.part("ex01-fix-model", "Part 4 build_fixed_model"),
 ))

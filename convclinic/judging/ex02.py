@@ -14,32 +14,29 @@ The predictions of Part 2 carry no points: :func:`reveal_predictions`.
 from __future__ import annotations
 
 from convclinic import shapes
-from convclinic.judging import modelparts
-from convclinic.judging.casework import Verdicts, call, error_text, records
+from convclinic.judging import fresh, modelparts
+from convclinic.judging.casework import call, error_text, requirement_table
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, draw, fresh_record, read_fresh
+from convclinic.judging.predictions import revealer
 from convclinic.shapes import same_padding
 
 MAX_SIZE = 512
 
-SPLIT_REQUIREMENTS = (
-    "same_padding_split computes (before, after), two whole numbers, for any size, kernel, "
-    "stride and dilation (not only for the cases you were shown)",
-    "the total padding gives TF's SAME output size ceil(size / stride)",
-    "an odd total puts the extra pixel AFTER (bottom/right)",
-    "dilation widens the kernel: effective kernel = dilation * (kernel_size - 1) + 1",
-    "the total is never negative: max(..., 0) when the windows already cover the input",
+SPLIT_REQUIREMENTS, SPLIT_HINTS = requirement_table(
+    ("same_padding_split computes (before, after), two whole numbers, for any size, kernel, "
+     "stride and dilation (not only for the cases you were shown)",
+     "compute (before, after) from the arguments and return two whole numbers"),
+    ("the total padding gives TF's SAME output size ceil(size / stride)",
+     "the total padding was wrong: SAME makes ceil(size / stride) outputs, "
+     "total = max((output - 1) * stride + effective_kernel - size, 0)"),
+    ("an odd total puts the extra pixel AFTER (bottom/right)",
+     "an odd total was split the wrong way: TF puts the extra pixel AFTER"),
+    ("dilation widens the kernel: effective kernel = dilation * (kernel_size - 1) + 1",
+     "a case with dilation failed: effective kernel = dilation * (kernel_size - 1) + 1"),
+    ("the total is never negative: max(..., 0) when the windows already cover the input",
+     "a negative padding was returned: the total is max(..., 0)"),
 )
-ANY, TOTAL, ODD_AFTER, DILATION, NOT_NEGATIVE = range(5)
-
-SPLIT_HINTS = {
-    ANY: "compute (before, after) from the arguments and return two whole numbers",
-    TOTAL: "the total padding was wrong: SAME makes ceil(size / stride) outputs, "
-           "total = max((output - 1) * stride + effective_kernel - size, 0)",
-    ODD_AFTER: "an odd total was split the wrong way: TF puts the extra pixel AFTER",
-    DILATION: "a case with dilation failed: effective kernel = dilation * (kernel_size - 1) + 1",
-    NOT_NEGATIVE: "a negative padding was returned: the total is max(..., 0)",
-}
+ANY, TOTAL, ODD_AFTER, DILATION, NOT_NEGATIVE = range(len(SPLIT_REQUIREMENTS))
 
 
 def split_case(case):
@@ -87,15 +84,9 @@ def _fresh_case(rng, listed):
 def collect_split(answers, cases):
     """Call ``same_padding_split`` on each case; a FRESH case is drawn here (see fresh.py)."""
     function = answers["same_padding_split"]
-    listed = [list(case) for case in cases if case != FRESH]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = _fresh_case(draw(function), listed)
-            data.append(fresh_record(drawn, call(function, *drawn, convert=_two_ints)))
-        else:
-            data.append(call(function, *split_case(case), convert=_two_ints))
-    return data
+    listed = [list(case) for case in cases if case != fresh.FRESH]
+    return fresh.collect_cases(cases, lambda case: call(function, *split_case(case), convert=_two_ints),
+                               lambda: _fresh_case(fresh.draw(function), listed))
 
 
 def _whole(value):
@@ -150,16 +141,15 @@ def _same(size, stride):
     return shapes.conv_output_size(size, 1, stride, "same")
 
 
-LOOKUP = ("your function is right on the check's fixed cases but not on this new one: compute the "
-          "padding from the arguments, a table of known cases cannot pass")
+LOOKUP = fresh.lookup_text("padding")
 
 
-def _check_split(verdicts, case, record, fresh=False):
-    """Check one case; ``fresh``: a drawn case after all listed cases passed (names a table)."""
-    what = ("a new case drawn at random: " if fresh else "") + _call_text(case)
+def _check_split(verdicts, case, record, drawn=False):
+    """Check one case; ``drawn``: a drawn case after all listed cases passed (names a table)."""
+    what = (fresh.DRAWN if drawn else "") + _call_text(case)
     error = error_text(record, what)
     if error:
-        verdicts.fail(ANY, f"{error}; {LOOKUP}" if fresh else error,
+        verdicts.fail(ANY, f"{error}; {LOOKUP}" if drawn else error,
                       f"same_padding_split raised {record.get('error')}: {SPLIT_HINTS[ANY]} "
                       "(no table of known cases)")
         return False
@@ -170,12 +160,8 @@ def _check_split(verdicts, case, record, fresh=False):
     expected = same_padding(*case)
     if tuple(got) == expected:
         return True
-    requirement, why = _diagnose(case, got, expected)
-    if fresh:
-        requirement, why = ANY, f"{why}; {LOOKUP}"
-    verdicts.fail(requirement, f"{what} gave {tuple(got)}, TF pads {expected}: {why}",
-                  SPLIT_HINTS[requirement])
-    return False
+    return fresh.fail_diagnosed(verdicts, _diagnose(case, got, expected),
+                                f"{what} gave {tuple(got)}, TF pads {expected}", SPLIT_HINTS, drawn, LOOKUP)
 
 
 def judge_split(data, cases, hidden):
@@ -184,21 +170,7 @@ def judge_split(data, cases, hidden):
     The fresh case (visible only) is judged last: when the listed cases all
     passed and it fails, the message names a lookup table.
     """
-    verdicts = Verdicts(SPLIT_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    listed_ok, fresh_rows = True, []
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            fresh_rows.append(row)
-        else:
-            listed_ok &= _check_split(verdicts, split_case(case), row)
-    for row in fresh_rows:
-        drawn, record = read_fresh(row, split_case)
-        _check_split(verdicts, drawn, record, fresh=listed_ok)
-    return verdicts.findings()
+    return fresh.judge_fresh_last(SPLIT_REQUIREMENTS, data, cases, hidden, split_case, _check_split)
 
 
 # --- Part 2: predictions, no points ------------------------------------------------------
@@ -230,19 +202,13 @@ def prediction_cases():
     }
 
 
-def reveal_predictions(predictions):
-    """The locked cell under Part 2: reveal TensorFlow's answers once all are predicted."""
-    from convclinic.judging.predictions import reveal
-
-    return reveal(predictions, prediction_cases())
+reveal_predictions = revealer(prediction_cases)
 
 
 # --- Part 3: the model ported from PyTorch -------------------------------------------------
 
 FIX_MODEL = modelparts.ModelTask(
-    function="build_fixed_model",
     input_shape=(28, 28, 1),
-    classes=10,
     rules=(
         modelparts.conv_rule(
             "the model keeps the Conv2D with 8 filters, a 3x3 kernel and relu at stride 1 (with "
@@ -261,18 +227,10 @@ PARTS = tuple(register(part) for part in (
         grade_id="ex02-same-padding-split",
         label="Part 1 same_padding_split",
         names=("same_padding_split",),
-        visible=([28, 3, 1, 1], [7, 3, 2, 1], [6, 3, 2, 1], [10, 3, 1, 2], [6, 1, 4, 1], FRESH),
+        visible=([28, 3, 1, 1], [7, 3, 2, 1], [6, 3, 2, 1], [10, 3, 1, 2], [6, 1, 4, 1], fresh.FRESH),
         collect=collect_split,
         judge=judge_split,
         requirements=SPLIT_REQUIREMENTS,
     ),
-    Part(
-        grade_id="ex02-fix-model",
-        label="Part 3 build_fixed_model",
-        names=("build_fixed_model",),
-        visible=FIX_MODEL.visible,
-        collect=FIX_MODEL.collect,
-        judge=FIX_MODEL.judge,
-        requirements=FIX_MODEL.requirements,
-    ),
+    FIX_MODEL.part("ex02-fix-model", "Part 3 build_fixed_model"),
 ))

@@ -14,35 +14,33 @@ The predictions of Part 2 carry no points: :func:`reveal_predictions`.
 from __future__ import annotations
 
 from convclinic import shapes
-from convclinic.judging import modelparts, truth
-from convclinic.judging.casework import Verdicts, call, error_text, records
+from convclinic.judging import fresh, modelparts, truth
+from convclinic.judging.casework import call, error_text, requirement_table
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, collect_cases, draw, read_fresh
+from convclinic.judging.predictions import revealer
 
 MAX_SIZE = 256
 MAX_LAYERS = 8
 
-STACK_REQUIREMENTS = (
-    "stack_output_shape returns (height, width, channels) or None for any input and stack "
-    "(not only for the cases you were shown)",
-    "valid: floor((n - effective_kernel) / stride) + 1 on each axis",
-    "same: ceil(n / stride) on each axis",
-    "dilation widens the kernel: effective kernel = dilation * (kernel_size - 1) + 1",
-    "the channels are the last layer's filters",
-    "None when some layer would have no output pixel (Keras raises)",
-    "height and width are computed separately (inputs need not be square)",
+STACK_REQUIREMENTS, STACK_HINTS = requirement_table(
+    ("stack_output_shape returns (height, width, channels) or None for any input and stack "
+     "(not only for the cases you were shown)",
+     "compute the shape from the arguments, layer after layer, for any stack"),
+    ("valid: floor((n - effective_kernel) / stride) + 1 on each axis",
+     "a valid layer gave the wrong size: floor((n - effective_kernel) / stride) + 1"),
+    ("same: ceil(n / stride) on each axis",
+     "a same layer gave the wrong size: ceil(n / stride), whatever the kernel"),
+    ("dilation widens the kernel: effective kernel = dilation * (kernel_size - 1) + 1",
+     "a case with dilation failed: effective kernel = dilation * (kernel_size - 1) + 1"),
+    ("the channels are the last layer's filters",
+     "the channels after a Conv2D are its filters"),
+    ("None when some layer would have no output pixel (Keras raises)",
+     "return None exactly when a layer's (dilated) kernel is larger than its input with "
+     "valid padding"),
+    ("height and width are computed separately (inputs need not be square)",
+     "a non-square case failed: compute height and width separately"),
 )
-ANY, VALID, SAME, DILATION, CHANNELS, NONE, AXES = range(7)
-STACK_HINTS = {
-    ANY: "compute the shape from the arguments, layer after layer, for any stack",
-    VALID: "a valid layer gave the wrong size: floor((n - effective_kernel) / stride) + 1",
-    SAME: "a same layer gave the wrong size: ceil(n / stride), whatever the kernel",
-    DILATION: "a case with dilation failed: effective kernel = dilation * (kernel_size - 1) + 1",
-    CHANNELS: "the channels after a Conv2D are its filters",
-    NONE: "return None exactly when a layer's (dilated) kernel is larger than its input with "
-          "valid padding",
-    AXES: "a non-square case failed: compute height and width separately",
-}
+ANY, VALID, SAME, DILATION, CHANNELS, NONE, AXES = range(len(STACK_REQUIREMENTS))
 KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_rate")
 
 
@@ -100,7 +98,7 @@ def _call_stack(function, case):
 
 
 def _draw_stack_case(function, listed):
-    rng = draw(function)
+    rng = fresh.draw(function)
     while True:
         height = rng.randint(9, 40)
         shape = [height, height + rng.randint(1, 9), rng.randint(1, 4)]
@@ -118,9 +116,9 @@ def _draw_stack_case(function, listed):
 def collect_stack(answers, cases):
     """Call ``stack_output_shape`` on each case (fresh dicts every call); a FRESH case is drawn here."""
     function = answers["stack_output_shape"]
-    listed = [case for case in cases if case != FRESH]
-    return collect_cases(cases, lambda case: _call_stack(function, case),
-                         lambda: _draw_stack_case(function, listed))
+    listed = [case for case in cases if case != fresh.FRESH]
+    return fresh.collect_cases(cases, lambda case: _call_stack(function, case),
+                               lambda: _draw_stack_case(function, listed))
 
 
 # --- clean side -------------------------------------------------------------------------
@@ -192,16 +190,15 @@ def _call_text(shape, layers):
     return f"stack_output_shape({shape}, {[settings(layer) for layer in layers]})"
 
 
-LOOKUP = ("your function is right on the check's fixed cases but not on this new one: compute the shape "
-          "from the arguments, a table of known cases cannot pass")
+LOOKUP = fresh.lookup_text("shape")
 
 
-def _check_stack(verdicts, case, record, fresh=False):
+def _check_stack(verdicts, case, record, drawn=False):
     shape, layers = case
-    what = ("a new case drawn at random: " if fresh else "") + _call_text(shape, layers)
+    what = (fresh.DRAWN if drawn else "") + _call_text(shape, layers)
     error = error_text(record, what)
     if error:
-        verdicts.fail(ANY, f"{error}; {LOOKUP}" if fresh else error,
+        verdicts.fail(ANY, f"{error}; {LOOKUP}" if drawn else error,
                       f"stack_output_shape raised {record.get('error')}: {STACK_HINTS[ANY]}")
         return False
     got = record.get("value")
@@ -211,31 +208,13 @@ def _check_stack(verdicts, case, record, fresh=False):
     expected = keras_truth(shape, layers)
     if got == expected:
         return True
-    requirement, why = _diagnose(shape, layers, got, expected)
-    if fresh:
-        requirement, why = ANY, f"{why}; {LOOKUP}"
-    verdicts.fail(requirement, f"{what} gave {got}, Keras gives {expected}: {why}",
-                  STACK_HINTS[requirement])
-    return False
+    return fresh.fail_diagnosed(verdicts, _diagnose(shape, layers, got, expected),
+                                f"{what} gave {got}, Keras gives {expected}", STACK_HINTS, drawn, LOOKUP)
 
 
 def judge_stack(data, cases, hidden):
     """Part 1 verdicts against real Keras layers; the fresh case is judged last (names a table)."""
-    verdicts = Verdicts(STACK_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    listed_ok, fresh_rows = True, []
-    for case, row in zip(cases, rows, strict=True):
-        if case == FRESH:
-            fresh_rows.append(row)
-        else:
-            listed_ok &= _check_stack(verdicts, stack_case(case), row)
-    for row in fresh_rows:
-        drawn, record = read_fresh(row, stack_case)
-        _check_stack(verdicts, drawn, record, fresh=listed_ok)
-    return verdicts.findings()
+    return fresh.judge_fresh_last(STACK_REQUIREMENTS, data, cases, hidden, stack_case, _check_stack)
 
 
 def covers(case):
@@ -281,11 +260,7 @@ def prediction_cases():
     }
 
 
-def reveal_predictions(predictions):
-    """The locked cell under Part 2: reveal TensorFlow's answers once all are predicted."""
-    from convclinic.judging.predictions import reveal
-
-    return reveal(predictions, prediction_cases())
+reveal_predictions = revealer(prediction_cases)
 
 
 # --- Part 3: repair the model --------------------------------------------------------------
@@ -335,9 +310,7 @@ def _pools_after(model):
 
 
 FIX_MODEL = modelparts.ModelTask(
-    function="build_fixed_model",
     input_shape=(32, 32, 3),
-    classes=10,
     rules=(
         modelparts.conv_rule(
             "the model keeps a dilated 3x3 Conv2D (dilation_rate=2) at stride 1",
@@ -363,18 +336,10 @@ PARTS = tuple(register(part) for part in (
                  [[28, 20, 3], [[4, 3, 1, "valid", 4], [2, 2, 2, "valid", 1]]],
                  [[7, 9, 2], [[8, 3, 2, "same", 1]]],
                  [[9, 9, 1], [[4, 3, 1, "valid", 5]]],
-                 FRESH),
+                 fresh.FRESH),
         collect=collect_stack,
         judge=judge_stack,
         requirements=STACK_REQUIREMENTS,
     ),
-    Part(
-        grade_id="ex03-fix-model",
-        label="Part 3 build_fixed_model",
-        names=("build_fixed_model",),
-        visible=FIX_MODEL.visible,
-        collect=FIX_MODEL.collect,
-        judge=FIX_MODEL.judge,
-        requirements=FIX_MODEL.requirements,
-    ),
+    FIX_MODEL.part("ex03-fix-model", "Part 3 build_fixed_model"),
 ))

@@ -23,17 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from convclinic.judging.casework import (
-    Verdicts,
-    as_array,
-    call,
-    error_text,
-    hint_of,
-    read_array,
-    records,
-)
+from convclinic.judging.casework import as_array, call, error_text, hint_of, read_array
 from convclinic.judging.core import Part, register
-from convclinic.judging.fresh import FRESH, case_rows, collect_cases, draw
+from convclinic.judging.fresh import FRESH, collect_cases, draw, judge_cases
+from convclinic.judging.predictions import revealer
 from convclinic.shapes import layout_permutation
 
 NCHW_TO_NHWC = layout_permutation("channels_first", "channels_last")
@@ -194,20 +187,19 @@ def _check_layout(verdicts, index, what, record, source, axes, axes_text, dtype)
                   f"the shape is right but pixels moved: use np.transpose(batch, {axes_text})")
 
 
+def _check_transpose(verdicts, case, row, fresh=False):
+    """Both functions on one case (a drawn case is judged like a listed one)."""
+    (n, c, h, w), dtype = transpose_case(case)
+    _check_layout(verdicts, 0, "to_channels_last", row.get("last"), batch((n, c, h, w), dtype),
+                  NCHW_TO_NHWC, "(0, 2, 3, 1)", dtype)
+    _check_layout(verdicts, 1, "to_channels_first", row.get("first"), batch((n, h, w, c), dtype),
+                  NHWC_TO_NCHW, "(0, 3, 1, 2)", dtype)
+
+
 def judge_transpose(data, cases, hidden):
     """Part 1 verdicts: the truth is ``np.transpose`` of the same numbered batch."""
-    verdicts = Verdicts(TRANSPOSE_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row, _ in case_rows(cases, rows, _read_drawn(transpose_case)):
-        (n, c, h, w), dtype = transpose_case(case)
-        _check_layout(verdicts, 0, "to_channels_last", row.get("last"), batch((n, c, h, w), dtype),
-                      NCHW_TO_NHWC, "(0, 2, 3, 1)", dtype)
-        _check_layout(verdicts, 1, "to_channels_first", row.get("first"), batch((n, h, w, c), dtype),
-                      NHWC_TO_NCHW, "(0, 3, 1, 2)", dtype)
-    return verdicts.findings()
+    return judge_cases(TRANSPOSE_REQUIREMENTS, data, cases, hidden, _read_drawn(transpose_case),
+                       _check_transpose)
 
 
 # --- clean side: Part 2 ---------------------------------------------------------------------
@@ -249,9 +241,11 @@ def keras_output(kernel, images_nchw):
     return np.transpose(np.asarray(output), NHWC_TO_NCHW)
 
 
-def _check_kernel(verdicts, case, record):
+def _check_kernel(verdicts, case, row, fresh=False):
+    """The kernel returned for one case (a drawn case is judged like a listed one)."""
     from convclinic.formats import reference_conv2d
 
+    record = row.get("kernel")
     weight, images = torch_weight(case)
     out_channels, in_channels, kernel_h, kernel_w = weight.shape
     error = error_text(record, "torch_kernel_to_keras")
@@ -284,14 +278,8 @@ def _check_kernel(verdicts, case, record):
 
 def judge_torch_kernel(data, cases, hidden):
     """Part 2 verdicts: Keras with the learner's kernel vs :func:`reference_conv2d`."""
-    verdicts = Verdicts(KERNEL_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row, _ in case_rows(cases, rows, _read_drawn(kernel_case)):
-        _check_kernel(verdicts, case, row.get("kernel"))
-    return verdicts.findings()
+    return judge_cases(KERNEL_REQUIREMENTS, data, cases, hidden, _read_drawn(kernel_case),
+                       _check_kernel)
 
 
 # --- Part 3: predictions (no points) -------------------------------------------------------
@@ -323,11 +311,7 @@ def prediction_cases():
     }
 
 
-def reveal_predictions(predictions):
-    """The locked cell under Part 3: reveal TensorFlow's answers once all are predicted."""
-    from convclinic.judging.predictions import reveal
-
-    return reveal(predictions, prediction_cases())
+reveal_predictions = revealer(prediction_cases)
 
 
 PARTS = tuple(register(part) for part in (

@@ -17,9 +17,10 @@ The predictions of Part 3 (Keras 3 against Keras 2) carry no points:
 
 from __future__ import annotations
 
-from convclinic.judging.casework import Verdicts, call, error_text, hint_of, records
+from convclinic.judging.casework import call, error_text, hint_of, judge_each
 from convclinic.judging.core import Part, register
 from convclinic.judging.models import layers_of, record_model
+from convclinic.judging.predictions import revealer
 
 MAX_GPUS = 16
 
@@ -73,6 +74,7 @@ def _read_calls(calls):
 
 
 def _check_growth(verdicts, count, row):
+    count = int(count)
     expected = gpu_names(count)
     pairs = _read_calls(row.get("calls"))
     result = row.get("result")
@@ -103,14 +105,7 @@ def _check_growth(verdicts, count, row):
 
 def judge_growth(data, cases, hidden):
     """Part 1 verdicts from the recorded calls and result."""
-    verdicts = Verdicts(GROWTH_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for count, row in zip(cases, rows, strict=True):
-        _check_growth(verdicts, int(count), row)
-    return verdicts.findings()
+    return judge_each(GROWTH_REQUIREMENTS, data, cases, hidden, _check_growth)
 
 
 # --- Part 2: Keras 3 input ---------------------------------------------------------------------
@@ -194,14 +189,7 @@ def _check_keras3(verdicts, shape, row):
 
 def judge_keras3(data, cases, hidden):
     """Part 2 verdicts: warnings recorded in the kernel, layers read from the rebuilt model."""
-    verdicts = Verdicts(KERAS3_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for shape, row in zip(cases, rows, strict=True):
-        _check_keras3(verdicts, shape, row)
-    return verdicts.findings()
+    return judge_each(KERAS3_REQUIREMENTS, data, cases, hidden, _check_keras3)
 
 
 # --- Part 3: predictions (no points) -------------------------------------------------------
@@ -245,11 +233,7 @@ def prediction_cases():
     }
 
 
-def reveal_predictions(predictions):
-    """The locked cell under Part 3: reveal what Keras 3 and Keras 2 do once all are predicted."""
-    from convclinic.judging.predictions import reveal
-
-    return reveal(predictions, prediction_cases())
+reveal_predictions = revealer(prediction_cases)
 
 
 PARTS = tuple(register(part) for part in (

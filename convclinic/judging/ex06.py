@@ -24,10 +24,10 @@ import numbers
 
 import numpy as np
 
-from convclinic.judging.casework import Verdicts, call, error_text, hint_of, records
+from convclinic.judging.casework import call, error_text, hint_of
 from convclinic.judging.core import Part, register
 from convclinic.judging.ex06_model import FIX_MODEL_PART
-from convclinic.judging.fresh import FRESH, case_rows, collect_cases, draw, fresh_record
+from convclinic.judging.fresh import FRESH, collect_cases, draw, judge_cases
 from convclinic.shapes import conv_output_size
 
 LABELS = ("missing-axis", "channel-mismatch", "kernel-too-large", "integer-input", "bad-argument")
@@ -158,31 +158,29 @@ CAUSE_HINTS = {
 }
 
 
+def _check_cause(verdicts, case, row, fresh=False):
+    """The learner's label for one scenario (a drawn one is judged like a listed one)."""
+    label = scenario_label(case)
+    index = LABELS.index(label)
+    message = row.get("message")
+    if not isinstance(message, str):
+        verdicts.fail(index, "a scenario did not fail on the installed TensorFlow: tell your instructor",
+                      "a scenario did not fail on the installed TensorFlow: tell your instructor")
+        return
+    answer = row.get("answer")
+    error = error_text(answer, "name_the_cause")
+    got = answer.get("value") if isinstance(answer, dict) else None
+    if error:
+        verdicts.fail(index, error, hint_of(error))
+    elif not isinstance(got, str) or got.strip().lower() != label:
+        first = message.splitlines()[0][:120] if message else ""
+        verdicts.fail(index, f"name_the_cause({first!r}) returned {got!r}, expected {label!r}: "
+                             f"{CAUSE_HINTS[label]}", CAUSE_HINTS[label])
+
+
 def judge_causes(data, cases, hidden):
     """Part 1 verdicts: the learner's label against :func:`scenario_label`."""
-    verdicts = Verdicts(CAUSE_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row, _ in case_rows(cases, rows, read_scenario):
-        label = scenario_label(case)
-        index = LABELS.index(label)
-        message = row.get("message")
-        if not isinstance(message, str):
-            verdicts.fail(index, "a scenario did not fail on the installed TensorFlow: tell your instructor",
-                          "a scenario did not fail on the installed TensorFlow: tell your instructor")
-            continue
-        answer = row.get("answer")
-        error = error_text(answer, "name_the_cause")
-        got = answer.get("value") if isinstance(answer, dict) else None
-        if error:
-            verdicts.fail(index, error, hint_of(error))
-        elif not isinstance(got, str) or got.strip().lower() != label:
-            first = message.splitlines()[0][:120] if message else ""
-            verdicts.fail(index, f"name_the_cause({first!r}) returned {got!r}, expected {label!r}: "
-                                 f"{CAUSE_HINTS[label]}", CAUSE_HINTS[label])
-    return verdicts.findings()
+    return judge_cases(CAUSE_REQUIREMENTS, data, cases, hidden, read_scenario, _check_cause)
 
 
 # --- Part 2: feature counts ----------------------------------------------------------------
@@ -284,14 +282,8 @@ def collect_features(answers, cases):
     """Call ``flatten_features`` on each case (tuples, as the task says); record the count.
     For :data:`FRESH`, draw the case from the function itself and record it with the count."""
     flatten_features = answers["flatten_features"]
-    data = []
-    for case in cases:
-        if case == FRESH:
-            drawn = draw_features_case(flatten_features)
-            data.append(fresh_record(drawn, _call_features(flatten_features, drawn)))
-        else:
-            data.append(_call_features(flatten_features, case))
-    return data
+    return collect_cases(cases, lambda case: _call_features(flatten_features, case),
+                         lambda: draw_features_case(flatten_features))
 
 
 def keras_features(input_shape, layer_settings):
@@ -338,34 +330,31 @@ FEATURE_REQUIREMENTS = (
 )
 
 
+def _check_features(verdicts, case, row, fresh=False):
+    """The learner's count for one case (a drawn one is judged like a listed one)."""
+    shape, settings = case
+    truth = keras_features(shape, settings)
+    error = error_text(row, "flatten_features")
+    got = row.get("value")
+    if error or not isinstance(got, int):
+        error = error or "flatten_features did not return a whole number"
+        verdicts.fail(3, error, hint_of(error))
+        return
+    if got == truth:
+        return
+    shown = f"flatten_features({tuple(shape)}, {[tuple(item) for item in settings]}) returned {got}, expected {truth}"
+    for index, mistake, why in FEATURE_MISTAKES:
+        if simulate(shape, settings, mistake) == got:
+            verdicts.fail(index, f"{shown}: {why}", why)
+            return
+    why = ("valid: floor((n - k) / s) + 1, same: ceil(n / s), pooling: floor(n / p), "
+           "then height * width * channels")
+    verdicts.fail(3, f"{shown}: {why}", why)
+
+
 def judge_features(data, cases, hidden):
     """Part 2 verdicts: the learner's count against the real Keras Flatten."""
-    verdicts = Verdicts(FEATURE_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row, _ in case_rows(cases, rows, read_features_case):
-        shape, settings = case
-        truth = keras_features(shape, settings)
-        error = error_text(row, "flatten_features")
-        got = row.get("value")
-        if error or not isinstance(got, int):
-            error = error or "flatten_features did not return a whole number"
-            verdicts.fail(3, error, hint_of(error))
-            continue
-        if got == truth:
-            continue
-        shown = f"flatten_features({tuple(shape)}, {[tuple(item) for item in settings]}) returned {got}, expected {truth}"
-        for index, mistake, why in FEATURE_MISTAKES:
-            if simulate(shape, settings, mistake) == got:
-                verdicts.fail(index, f"{shown}: {why}", why)
-                break
-        else:
-            why = ("valid: floor((n - k) / s) + 1, same: ceil(n / s), pooling: floor(n / p), "
-                   "then height * width * channels")
-            verdicts.fail(3, f"{shown}: {why}", why)
-    return verdicts.findings()
+    return judge_cases(FEATURE_REQUIREMENTS, data, cases, hidden, read_features_case, _check_features)
 
 
 PARTS = tuple(register(part) for part in (

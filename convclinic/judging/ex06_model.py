@@ -19,9 +19,6 @@ on the recorded arrays with labels of its own.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
 import numpy as np
 
 from convclinic.judging.casework import (
@@ -34,7 +31,8 @@ from convclinic.judging.casework import (
     records,
 )
 from convclinic.judging.core import Part
-from convclinic.judging.models import layers_of, record_model
+from convclinic.judging.models import layers_of, rebuilt, record_model
+from convclinic.judging.truth import no_retracing_warnings
 
 SIDE = 28
 
@@ -162,21 +160,8 @@ def _check_roles(verdicts, model):
         verdicts.fail(3, f"{'; '.join(problems)}: {why}", why)
 
 
-@contextlib.contextmanager
-def _tf_log_errors_only():
-    """TensorFlow's Python logger says 'N out of the last N calls ... triggered tf.function
-    retracing' on stdout after a few rebuilt models: keep it out of the learner's test cell."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _check_training(verdicts, model, prepared, cases):
-    with _tf_log_errors_only():
+    with no_retracing_warnings():
         _train_each(verdicts, model, prepared, cases)
 
 
@@ -210,20 +195,8 @@ def judge_fix(data, cases, hidden):
         verdicts.unreadable()
         return verdicts.findings()
     prepared = [_check_prepared(verdicts, case, record) for case, record in zip(cases, data["prepared"], strict=True)]
-    built = data.get("model")
-    error = error_text(built, "build_fixed_model")
-    recorded = built.get("value") if isinstance(built, dict) else None
-    model = None
-    if not error:
-        from convclinic.judging.truth import ModelError, rebuild_model
-
-        try:
-            model = rebuild_model(recorded, compile=True)
-        except ModelError as problem:
-            error = str(problem)
+    model, recorded = rebuilt(verdicts, data.get("model"), "build_fixed_model", (2, 3, 4))
     if model is None:
-        for index in (2, 3, 4):
-            verdicts.fail(index, error, hint_of(error))
         return verdicts.findings()
     _check_compile(verdicts, recorded)
     _check_roles(verdicts, model)

@@ -14,39 +14,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 
 import numpy as np
 
-from convclinic.judging.casework import (
-    Verdicts,
-    as_array,
-    call,
-    error_text,
-    hint_of,
-    read_array,
-    records,
-)
+from convclinic.judging.casework import as_array, call, error_text, judge_each, read_array
 from convclinic.judging.core import Part, register
 from convclinic.judging.ex07_dataset import DATASET_PART, ints
-from convclinic.judging.models import layers_of, record_model
+from convclinic.judging.models import layers_of, rebuilt, record_model
+from convclinic.judging.truth import judge_data, no_retracing_warnings, train_one_step
 
 # --- Parts 2 and 3: models -----------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def no_retracing_warnings():
-    """TensorFlow logs a retracing WARNING (on stdout in a notebook) from the sixth model trained
-    in a row; the judge trains one model per case."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def compiled_like(recorded, loss_names):
@@ -67,20 +45,26 @@ def compiled_like(recorded, loss_names):
     return str(name).lower() == "adam" and loss_name in loss_names
 
 
-def rebuilt(verdicts, row, function, indices):
-    """The learner's model rebuilt from its record, or None (every index in ``indices`` failed)."""
-    from convclinic.judging.truth import ModelError, rebuild_model
+def output_shape(model, images):
+    """The shape of ``model(images)``, or the name of the error it raised (a size TensorFlow
+    refuses at run time: the learner's model failing IS the verdict)."""
+    try:
+        return tuple(np.asarray(model(images)).shape)
+    except Exception as error:  # noqa: BLE001 - the learner's model failing IS the verdict
+        return type(error).__name__
 
-    error = error_text(row, function)
-    recorded = row.get("value") if isinstance(row, dict) else None
-    if not error:
-        try:
-            return rebuild_model(recorded, compile=True), recorded
-        except ModelError as problem:
-            error = str(problem)
-    for index in indices:
-        verdicts.fail(index, error, hint_of(error))
-    return None, None
+
+def compiled_then_trained(verdicts, where, recorded, compiling, training):
+    """``compiling = (index, loss names, how)``: fail it unless the model is compiled with Adam
+    and one of the losses; then ``training = (index, model, images, targets, hint)``: one step."""
+    index, loss_names, why = compiling
+    if not compiled_like(recorded, loss_names):
+        verdicts.fail(index, f"{where}: the model is not compiled as asked: {why}", why)
+        return
+    index, model, images, targets, hint = training
+    ok, why = train_one_step(model, images, targets)
+    if not ok:
+        verdicts.fail(index, f"{where}: {why}", hint)
 
 
 def classifier_case(case):
@@ -117,8 +101,6 @@ def _rescales_first(model):
 
 
 def _judge_classifier_case(verdicts, case, row):
-    from convclinic.judging.truth import judge_data, train_one_step
-
     classes, batch, height, width, seed = classifier_case(case)
     model, recorded = rebuilt(verdicts, row, "build_classifier", range(4))
     if model is None:
@@ -126,10 +108,7 @@ def _judge_classifier_case(verdicts, case, row):
     images, labels = judge_data((batch, height, width, 1), classes, seed)
     images = np.floor(images * 256).astype("float32")
     where = f"build_classifier({classes}) on {batch} images of {height} x {width}"
-    try:
-        shape = tuple(np.asarray(model(images)).shape)
-    except Exception as error:  # noqa: BLE001 - the learner's model failing IS the verdict
-        shape = type(error).__name__
+    shape = output_shape(model, images)
     if shape != (batch, classes):
         why = ("declare keras.Input((None, None, 1)) and use GlobalAveragePooling2D (not Flatten): "
                "the model must take any image size and give one logit per class")
@@ -137,26 +116,16 @@ def _judge_classifier_case(verdicts, case, row):
     if not _rescales_first(model):
         why = "put layers.Rescaling(1 / 255) first, before the first Conv2D (the loader gives 0-255)"
         verdicts.fail(1, f"{where}: no Rescaling(1/255) before the first Conv2D: {why}", why)
-    if not compiled_like(recorded, ("SparseCategoricalCrossentropy",)):
-        why = ("compile with optimizer='adam' and "
-               "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
-        verdicts.fail(2, f"{where}: the model is not compiled as asked: {why}", why)
-        return
-    ok, why = train_one_step(model, images, labels)
-    if not ok:
-        verdicts.fail(3, f"{where}: {why}", "the model must train one step on 0-255 images")
+    compiled_then_trained(
+        verdicts, where, recorded,
+        (2, ("SparseCategoricalCrossentropy",), "compile with optimizer='adam' and "
+         "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+        (3, model, images, labels, "the model must train one step on 0-255 images"))
 
 
 def judge_classifier(data, cases, hidden):
-    verdicts = Verdicts(CLASSIFIER_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
     with no_retracing_warnings():
-        for case, row in zip(cases, rows, strict=True):
-            _judge_classifier_case(verdicts, case, row)
-    return verdicts.findings()
+        return judge_each(CLASSIFIER_REQUIREMENTS, data, cases, hidden, _judge_classifier_case)
 
 
 def autoencoder_case(case):
@@ -180,7 +149,6 @@ def _encoder_kept(model, size):
 
 
 def _judge_autoencoder_case(verdicts, case, row):
-    from convclinic.judging.truth import judge_data, train_one_step
     from convclinic.shapes import conv_output_size
 
     size, seed = autoencoder_case(case)
@@ -197,10 +165,7 @@ def _judge_autoencoder_case(verdicts, case, row):
         why = "upsample with two Conv2DTranspose(..., strides=2) layers"
         verdicts.fail(1, f"{where}: {len(transposes)} stride-2 Conv2DTranspose layers: {why}", why)
     images, _ = judge_data((2, size, size, 1), 2, seed)
-    try:
-        shape = tuple(np.asarray(model(images)).shape)
-    except Exception as error:  # noqa: BLE001 - a size TensorFlow refuses at run time
-        shape = type(error).__name__
+    shape = output_shape(model, images)
     if shape != (2, size, size, 1):
         half = conv_output_size(size, 3, 2, "same")
         down = [size, half, conv_output_size(half, 3, 2, "same")]
@@ -208,25 +173,15 @@ def _judge_autoencoder_case(verdicts, case, row):
                "encoder level received")
         verdicts.fail(2, f"{where} gives {shape} for 2 images, expected {(2, size, size, 1)}: the encoder "
                          f"goes {' -> '.join(map(str, down))}; {why}", why)
-    if not compiled_like(recorded, ("mse", "mean_squared_error", "MeanSquaredError")):
-        why = "compile with optimizer='adam' and loss='mse'"
-        verdicts.fail(3, f"{where}: the model is not compiled as asked: {why}", why)
-        return
-    ok, why = train_one_step(model, images, images)
-    if not ok:
-        verdicts.fail(3, f"{where}: {why}", "the model must train one step to rebuild its input")
+    compiled_then_trained(
+        verdicts, where, recorded,
+        (3, ("mse", "mean_squared_error", "MeanSquaredError"), "compile with optimizer='adam' and loss='mse'"),
+        (3, model, images, images, "the model must train one step to rebuild its input"))
 
 
 def judge_autoencoder(data, cases, hidden):
-    verdicts = Verdicts(AUTOENCODER_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
     with no_retracing_warnings():
-        for case, row in zip(cases, rows, strict=True):
-            _judge_autoencoder_case(verdicts, case, row)
-    return verdicts.findings()
+        return judge_each(AUTOENCODER_REQUIREMENTS, data, cases, hidden, _judge_autoencoder_case)
 
 
 # --- Part 4: the ported Dense kernel -------------------------------------------------------
@@ -280,30 +235,27 @@ def _port_mistake(got, case):
     return "the rows are not in (H, W, C) order"
 
 
+def _check_port(verdicts, case, row):
+    out, channels, height, width, _ = port_case(case)
+    where = f"port_dense_kernel(weight of shape {(out, channels * height * width)}, {channels}, {height}, {width})"
+    error = error_text(row, "port_dense_kernel")
+    got = read_array(row)
+    expected_shape = (height * width * channels, out)
+    if error or got is None or got.shape != expected_shape:
+        error = error or f"returned shape {None if got is None else got.shape}"
+        why = "a Dense kernel is (inputs, outputs): (height * width * channels, out)"
+        verdicts.fail(0, f"{where}: {error}, expected {expected_shape}: {why}", why)
+        return
+    outputs, reference = keras_outputs(got, case)
+    if not np.allclose(outputs, reference, atol=1e-4):
+        why = ("reorder the rows from (C, H, W) to (H, W, C): "
+               "weight.reshape(out, C, H, W).transpose(2, 3, 1, 0).reshape(-1, out)")
+        verdicts.fail(1, f"{where}: the ported layer gives other outputs than the channels-first model: "
+                         f"{_port_mistake(got, case)}; {why}", "the rows must follow (H, W, C) order")
+
+
 def judge_port(data, cases, hidden):
-    verdicts = Verdicts(PORT_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        out, channels, height, width, _ = port_case(case)
-        where = f"port_dense_kernel(weight of shape {(out, channels * height * width)}, {channels}, {height}, {width})"
-        error = error_text(row, "port_dense_kernel")
-        got = read_array(row)
-        expected_shape = (height * width * channels, out)
-        if error or got is None or got.shape != expected_shape:
-            error = error or f"returned shape {None if got is None else got.shape}"
-            why = "a Dense kernel is (inputs, outputs): (height * width * channels, out)"
-            verdicts.fail(0, f"{where}: {error}, expected {expected_shape}: {why}", why)
-            continue
-        outputs, reference = keras_outputs(got, case)
-        if not np.allclose(outputs, reference, atol=1e-4):
-            why = ("reorder the rows from (C, H, W) to (H, W, C): "
-                   "weight.reshape(out, C, H, W).transpose(2, 3, 1, 0).reshape(-1, out)")
-            verdicts.fail(1, f"{where}: the ported layer gives other outputs than the channels-first model: "
-                             f"{_port_mistake(got, case)}; {why}", "the rows must follow (H, W, C) order")
-    return verdicts.findings()
+    return judge_each(PORT_REQUIREMENTS, data, cases, hidden, _check_port)
 
 
 PARTS = tuple(register(part) for part in (

@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 
-from convclinic.judging.casework import Verdicts, as_array, call, error_text, hint_of, records
+from convclinic.judging.casework import as_array, call, error_text, hint_of, judge_each, records
 from convclinic.judging.core import Part
 
 SIDE = 28
@@ -187,23 +187,20 @@ def _check_content(verdicts, case, record):
         unused.discard(best)
 
 
+def _check_dataset(verdicts, case, row):
+    folder_case(case)
+    error = error_text(row, "make_dataset")
+    record = row.get("value")
+    if error or not isinstance(record, dict):
+        error = error or "make_dataset did not return a dataset"
+        verdicts.fail(0, f"{describe_folder(case)}: {error}", hint_of(error))
+        return
+    if _check_spec(verdicts, case, record):
+        _check_content(verdicts, case, record)
+
+
 def judge_dataset(data, cases, hidden):
-    verdicts = Verdicts(DATASET_REQUIREMENTS, hidden)
-    rows = records(data, len(cases))
-    if rows is None:
-        verdicts.unreadable()
-        return verdicts.findings()
-    for case, row in zip(cases, rows, strict=True):
-        folder_case(case)
-        error = error_text(row, "make_dataset")
-        record = row.get("value")
-        if error or not isinstance(record, dict):
-            error = error or "make_dataset did not return a dataset"
-            verdicts.fail(0, f"{describe_folder(case)}: {error}", hint_of(error))
-            continue
-        if _check_spec(verdicts, case, record):
-            _check_content(verdicts, case, record)
-    return verdicts.findings()
+    return judge_each(DATASET_REQUIREMENTS, data, cases, hidden, _check_dataset)
 
 
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 from convclinic import shapes
 from convclinic.judging import truth
-from convclinic.judging.casework import Verdicts, error_text, records
+from convclinic.judging.casework import error_text, judge_each
+from convclinic.judging.core import Part
 
 MAX_BATCH = 64
 LOSS_TEXT = "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
@@ -170,10 +171,10 @@ def dense_inputs_rule(requirement, hint, inputs, units):
 class ModelTask:
     """A "repair the model" part: ``function()`` returns a compiled Keras model for ``input_shape``."""
 
-    function: str
     input_shape: tuple
-    classes: int
     rules: tuple = field(default_factory=tuple)
+    function: str = "build_fixed_model"
+    classes: int = 10
     visible: tuple = ([16, 0],)
 
     @property
@@ -197,14 +198,13 @@ class ModelTask:
 
     # clean side
     def judge(self, data, cases, hidden):
-        verdicts = Verdicts(self.requirements, hidden)
-        rows = records(data, len(cases))
-        if rows is None:
-            verdicts.unreadable()
-            return verdicts.findings()
-        for case, row in zip(cases, rows, strict=True):
-            self._judge_one(verdicts, model_case(case), row)
-        return verdicts.findings()
+        return judge_each(self.requirements, data, cases, hidden,
+                          lambda verdicts, case, row: self._judge_one(verdicts, model_case(case), row))
+
+    def part(self, grade_id, label):
+        """The graded :class:`~convclinic.judging.core.Part` of this task."""
+        return Part(grade_id=grade_id, label=label, names=(self.function,), visible=self.visible,
+                    collect=self.collect, judge=self.judge, requirements=self.requirements)
 
     def _judge_one(self, verdicts, case, row):
         count = len(self.rules)

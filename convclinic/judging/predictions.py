@@ -1,11 +1,13 @@
-"""Predict, then let TensorFlow show: the ungraded prediction cells of assignments 01-03.
+"""Predict, then let TensorFlow show: the ungraded prediction cells of assignments 01-05.
 
 Predicting a case the learner could simply run earns nothing, so predictions carry
 no points (the judging spec, "Predictions"). The locked cell under a prediction
-calls :func:`reveal`: until every case holds a prediction it only says so; then
-it runs each call with the installed TensorFlow, in the learner's own kernel
-(teaching only, no verdict), and prints the prediction beside what really
-happened and why. Lessons 01-03 teach the behaviours the cases show.
+calls :func:`reveal` (an assignment's ``reveal_predictions``, made by
+:func:`revealer`): until every case holds a prediction it only says so; then
+it runs each call with the installed TensorFlow (:func:`convclinic.judging.truth.outcome`),
+in the learner's own kernel (teaching only, no verdict), and prints the
+prediction beside what really happened and why. Lessons 01-05 teach the
+behaviours the cases show.
 
 A prediction may be an output shape written any way (tuple, list, NumPy array,
 ``TensorShape``, NumPy ints) or an error: its name (``"ValueError"``) or the
@@ -14,11 +16,7 @@ class itself (``ValueError``).
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
-import warnings
+from convclinic.judging.truth import outcome
 
 UNANSWERED = "predict it: replace the ... with a shape tuple or an error name"
 
@@ -41,34 +39,6 @@ def normalize(value):
         return tuple(None if item is None else int(item) for item in items)
     except (TypeError, ValueError):
         return None
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Keep TensorFlow's C++ log lines (fd 2) and Keras warnings out of the cell."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    stderr, sys.stderr = sys.stderr, io.StringIO()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        sys.stderr = stderr
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def outcome(call):
-    """Run ``call()`` for real: the output shape as a tuple, or the error type's name."""
-    with _quiet():
-        try:
-            result = call()
-        except Exception as error:  # noqa: BLE001 - the error IS the outcome
-            return type(error).__name__
-    return tuple(None if v is None else int(v) for v in result.shape)
 
 
 def _shown(value):
@@ -100,3 +70,12 @@ def reveal(predictions, cases):
               f"{_shown(truth)} [{mark}]\n      why: {why}")
     print(f"{right} of {len(cases)} right (predictions carry no points).")
     return right
+
+
+def revealer(prediction_cases):
+    """An assignment's ``reveal_predictions``, the function of the locked cell under its
+    predictions: :func:`reveal` on ``prediction_cases()`` (built when the cell runs)."""
+    def reveal_predictions(predictions):
+        """Reveal TensorFlow's answers once every case is predicted (see :func:`reveal`)."""
+        return reveal(predictions, prediction_cases())
+    return reveal_predictions

@@ -11,6 +11,7 @@ default ``keras.config``: the learner's global settings (``image_data_format``,
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 
 import numpy as np
@@ -39,7 +40,8 @@ def _headline(error):
 
 
 def outcome(call):
-    """Run ``call()`` for real: the output shape as a tuple, or the error type's name."""
+    """Run ``call()`` for real: the output shape as a tuple, or the error type's name
+    (TensorFlow's log lines and warnings kept out of the cell)."""
     with quiet():
         try:
             result = call()
@@ -118,6 +120,19 @@ def judge_data(shape, classes=10, seed=0, dtype="float32"):
     """Images of ``shape`` (batch first) and integer labels, made by the judge (seeded)."""
     rng = np.random.default_rng(seed)
     return rng.random(shape).astype(dtype), rng.integers(0, classes, size=shape[0])
+
+
+@contextlib.contextmanager
+def no_retracing_warnings():
+    """TensorFlow logs a retracing WARNING (on stdout in a notebook) from the sixth model trained
+    in a row; a judge that trains one model per case keeps it out of the learner's test cell."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def train_one_step(model, images, labels):
