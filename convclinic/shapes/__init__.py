@@ -9,15 +9,9 @@ Taught in lesson 00 (the numbered rules), 02 (SAME padding), 03 (stride,
 dilation, a stack that shrinks to nothing), 04 (data formats) and 06
 (tracing a whole model).
 
-The rules, numbered as the lessons number them:
-
-1. Effective kernel: ``k_eff = d * (k - 1) + 1`` (dilation spreads the taps).
-2. ``valid``: ``out = floor((n - k_eff) / s) + 1``; Keras raises when
-   ``out <= 0``, i.e. when the (dilated) kernel is larger than the input.
-3. ``same``: ``out = ceil(n / s)``; never empty.
-4. TF's SAME padding is asymmetric: ``total = max((out - 1) * s + k_eff - n, 0)``,
-   ``before = total // 2``, the extra row/column goes after (bottom/right).
-5. Keras refuses ``strides > 1`` together with ``dilation_rate > 1``.
+The five rules, numbered as the lessons number them (effective kernel, valid,
+same, TF's asymmetric SAME padding, no stride with dilation), are written out
+once, in :mod:`~convclinic.shapes.rules`.
 
 Modules, one idea each:
 

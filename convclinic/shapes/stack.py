@@ -145,19 +145,21 @@ class Trace:
         return all(step.error is None for step in self.steps)
 
     @property
+    def failed_step(self):
+        """The first step that fails, or None."""
+        return next((step for step in self.steps if step.error is not None), None)
+
+    @property
     def failed_layer(self):
         """Name of the first layer that fails, or None."""
-        for step in self.steps:
-            if step.error is not None:
-                return step.name
-        return None
+        step = self.failed_step
+        return None if step is None else step.name
 
     @property
     def error(self):
-        for step in self.steps:
-            if step.error is not None:
-                return step.error
-        return None
+        """The first failure's message, or None."""
+        step = self.failed_step
+        return None if step is None else step.error
 
     @property
     def output_shape(self):
