@@ -109,23 +109,31 @@ def release(assignment=None, dest=None, source=SOURCE):
 
 
 def _checksum_history(target):
-    """The locked-cell checksums of earlier releases in ``target`` (kept across releases)."""
-    from convclinic.grading.regrade import CHECKSUMS
+    """The locked-cell checksums of every earlier release in ``target``: its checksum file, and
+    the notebooks there now (a release written before checksums were kept counts too)."""
+    import nbformat
 
-    path = pathlib.Path(target) / CHECKSUMS
-    return path.read_text() if path.is_file() else None
+    from convclinic.grading.regrade import CHECKSUMS, locked_checksums, read_checksums
+
+    known = read_checksums(str(pathlib.Path(target) / CHECKSUMS))
+    for path in sorted(pathlib.Path(target).glob("*.ipynb")):
+        for grade_id, checksum in locked_checksums(nbformat.read(str(path), as_version=4)).items():
+            if checksum not in known.setdefault(grade_id, []):
+                known[grade_id].append(checksum)
+    return known
 
 
 def _record_checksums(target, name, history):
     """``target/.release-checksums.json``: the locked cells of this release and of every earlier
     one, so the grader accuses nobody who received an earlier wording (grader/README.md)."""
+    import json
+
     import nbformat
 
     from convclinic.grading.regrade import CHECKSUMS, add_release
 
     path = pathlib.Path(target) / CHECKSUMS
-    if history is not None:
-        path.write_text(history)
+    path.write_text(json.dumps({"assignment": name, "locked": history}))
     add_release(str(path), name, [nbformat.read(str(p), as_version=4) for p in sorted(target.glob("*.ipynb"))])
 
 
