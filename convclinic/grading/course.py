@@ -26,6 +26,7 @@ a re-run keeps the instructor's manual grades and comments untouched.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -96,8 +97,9 @@ def autograded_folder(out, student, assignment, course=None):
 def _replace_tree(source, final, names=None):
     """Replace the folder ``final`` by a copy of ``source`` (only ``names`` when given):
     a temporary folder, renamed."""
+    for stale in glob.glob(glob.escape(final) + ".tmp-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     temporary = f"{final}.tmp-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
     if names is None:
         shutil.copytree(source, temporary, symlinks=False)
     else:
