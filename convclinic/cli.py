@@ -60,8 +60,10 @@ def build_parser():
             "download (zip or folder) from Canvas, Moodle or Blackboard, or named as nbgrader's\n"
             "zip_collect docs show, <assignment>_<student_id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>;\n"
             "the layout is detected; a student who submitted twice is graded on the latest attempt.\n\n"
-            "Writes OUT/grades.csv (student_id, assignment, score, max_score, status),\n"
-            "OUT/feedback/<student_id>/<assignment>/<notebook>.html and OUT/report.md.\n"
+            "Writes OUT/grades.csv (student_id, assignment, score, max_score, submitted_at,\n"
+            "late_penalty, status; rows of earlier batches kept), OUT/report.md and\n"
+            "OUT/feedback/<student_id>/<assignment>/<notebook>.html, and grades into the nbgrader\n"
+            "course OUT/course (or --course DIR): formgrader and nbgrader export work on it.\n"
             "Submissions are never modified. Running again skips students already graded\n"
             "(same files, same masters); an interrupted batch resumes where it stopped."),
         epilog="Exit status: 0 the batch completed (whatever the students did); 1 the grader could "
