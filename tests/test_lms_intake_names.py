@@ -140,8 +140,8 @@ def test_latest_attempt_across_a_minute_and_a_day_boundary():
     chosen, rows, _ = plan_of([attempt_name(ASSIGNMENT, "alice", s, NOTEBOOK) for s in stamps]
                               + [attempt_name(ASSIGNMENT, "bob", s, NOTEBOOK) for s in day])
     assert [(c[0], lms.show_stamp(c[3]), c[4]) for c in chosen] == [
-        ("alice", "2026-03-02 17:46:00", ["graded the attempt of 2026-03-02 17:46:00 (the latest of 3 attempts)"]),
-        ("bob", "2026-03-03 00:00:00", ["graded the attempt of 2026-03-03 00:00:00 (the latest of 2 attempts)"])]
+        ("alice", "2026-03-02 17:46:00", ["attempt of 2026-03-02 17:46:00 (the latest of 3 attempts)"]),
+        ("bob", "2026-03-03 00:00:00", ["attempt of 2026-03-03 00:00:00 (the latest of 2 attempts)"])]
     assert sorted(pipeline_status(r) for r in rows) == [
         "not graded: older attempt (2026-03-02 17:45:30), graded 2026-03-02 17:46:00",
         "not graded: older attempt (2026-03-02 17:45:59), graded 2026-03-02 17:46:00",
@@ -165,7 +165,7 @@ def test_canvas_resubmission_is_newer_than_the_first_and_late_is_recorded():
     chosen, rows, _ = plan_of([first, second, data], dates)
     ((student, assignment, files, _, notes),) = chosen
     assert (student, assignment, sorted(f.path for f in files)) == ("123456", ASSIGNMENT, sorted([second, data]))
-    assert notes == ["graded the attempt of 2026-03-02 17:00:00 (zip entry date), resubmission -1 "
+    assert notes == ["attempt of 2026-03-02 17:00:00 (zip entry date), resubmission -1 "
                      "(the latest of 2 attempts)", "marked late by Canvas"]
     assert [pipeline_status(r) for r in rows] == [
         "not graded: older attempt (2026-03-02 18:00:00 (zip entry date)), graded 2026-03-02 17:00:00 "
@@ -247,7 +247,7 @@ def test_collect_canvas_zip_writes_nbgrader_layout_and_timestamp(tmp_path):
     assert sorted(p.name for p in student.iterdir()) == [NOTEBOOK, "timestamp.txt"]
     assert (student / NOTEBOOK).read_bytes() == wrong
     assert (student / "timestamp.txt").read_text() == "2026-03-02 18:01:00.000000 UTC"
-    assert notes[("123456", ASSIGNMENT)][0] == ("graded the attempt of 2026-03-02 18:01:00 (zip entry date), "
+    assert notes[("123456", ASSIGNMENT)][0] == ("attempt of 2026-03-02 18:01:00 (zip entry date), "
                                                 "resubmission -1 (the latest of 2 attempts)")
     assert [pipeline_status(r) for r in rows] == [
         "not graded: file name matches no LMS layout: 'notes.txt'",
@@ -270,3 +270,22 @@ def test_an_extracted_moodle_folder_is_an_lms_download_and_nbgrader_layout_is_no
     assert not intake.is_lms_folder(str(tmp_path / "plain"), KNOWN)
     folder, _, rows, _, _ = intake.collect_lms(str(tmp_path / "moodle"), str(tmp_path / "c"), KNOWN, [ASSIGNMENT])
     assert (pathlib.Path(folder) / "7" / ASSIGNMENT / NOTEBOOK).read_bytes() == full and not rows
+
+
+def test_collect_a_bad_stamp_and_a_pattern_layout(tmp_path):
+    """A time that is no time is a row naming it; a --pattern layout is collected with its stamp."""
+    full, _ = notebooks()
+    when = (2026, 3, 2, 9, 0, 0)
+    archive = zip_download(tmp_path / "export.zip", [
+        (attempt_name(ASSIGNMENT, "alice", "2026-03-02-17-45-60", NOTEBOOK), full, when),
+        (f"hw/{ASSIGNMENT}/s0042--20260302174559--{NOTEBOOK}", full, when)])
+    pattern = lms.compile_pattern(r"hw/(?P<assignment>[^/]+)/(?P<student_id>\w+)--(?P<timestamp>\d{14})--(?P<file_id>.+)")
+    folder, notes, rows, _, summary = intake.collect_lms(str(archive), str(tmp_path / "c"), KNOWN, [ASSIGNMENT],
+                                                         pattern=pattern)
+    assert [pipeline_status(r) for r in rows] == [
+        f"not graded: {ASSIGNMENT}_alice_attempt_2026-03-02-17-45-60_{NOTEBOOK}: time stamp "
+        "'2026-03-02-17-45-60' is not a valid time (second must be in 0..59)"]
+    stamp = pathlib.Path(folder) / "s0042" / ASSIGNMENT / "timestamp.txt"
+    assert stamp.read_text() == "2026-03-02 17:45:59.000000 UTC"
+    assert notes == {("s0042", ASSIGNMENT): ["attempt of 2026-03-02 17:45:59"]}
+    assert "--pattern (1 file(s))" in summary

@@ -286,7 +286,7 @@ def plan(files, known, selected, forced=None, roster=None):
     for (student, assignment), groups in sorted(by_submission.items()):
         groups.sort(key=_order)
         latest = groups[-1]
-        notes = [f"graded the attempt of {_label(latest)}"
+        notes = [f"attempt of {_label(latest)}"
                  + (f" (the latest of {len(groups)} attempts)" if len(groups) > 1 else "")]
         if any(f.late for f in latest):
             notes.append("marked late by Canvas")

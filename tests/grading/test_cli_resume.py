@@ -119,7 +119,7 @@ def test_lms_zip_with_two_submissions_from_one_student_grades_the_latest(tmp_pat
     assert float(graded["once"]["score"]) == matrix.FULL
     assert float(graded["twice"]["score"]) == matrix.FULL - 2
     assert graded["twice"]["status"] == (
-        f"graded; graded the attempt of 2026-03-02 17:45:10 (the latest of 2 attempts); {matrix.MANUAL}")
+        f"graded; attempt of 2026-03-02 17:45:10 (the latest of 2 attempts); {matrix.MANUAL}")
     assert [row["status"] for row in rows if row["student_id"] == "twice" and row not in graded.values()] == [
         "not graded: older attempt (2026-03-01 09:00:00), graded 2026-03-02 17:45:10"]
     assert archive.read_bytes() == before

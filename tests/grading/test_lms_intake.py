@@ -84,9 +84,9 @@ def test_attempts_zip_grades_the_latest_attempt_of_everyone(attempts_batch):
     assert float(graded_row(rows, "bob")["score"]) == matrix.FULL
     assert float(graded_row(rows, "carol")["score"]) == matrix.FULL
     assert graded_row(rows, "alice")["status"] == (
-        f"graded; graded the attempt of 2026-03-02 17:46:00 (the latest of 3 attempts); {matrix.MANUAL}")
+        f"graded; attempt of 2026-03-02 17:46:00 (the latest of 3 attempts); {matrix.MANUAL}")
     assert graded_row(rows, "carol")["status"] == (
-        f"graded; graded the attempt of 2026-03-02 17:59:30; {matrix.MANUAL}")
+        f"graded; attempt of 2026-03-02 17:59:30; {matrix.MANUAL}")
     assert sorted(r["status"] for r in rows["alice"] if r["status"].startswith("not")) == [
         "not graded: older attempt (2026-03-02 17:45:30), graded 2026-03-02 17:46:00",
         "not graded: older attempt (2026-03-02 17:45:59), graded 2026-03-02 17:46:00"]
@@ -134,7 +134,7 @@ def test_canvas_zip_with_late_files_and_resubmissions(tmp_path):
     assert sorted(rows) == ["s001", "s002", "s003"]
     assert float(graded_row(rows, "s001")["score"]) == matrix.FULL - 2
     assert graded_row(rows, "s001")["status"] == (
-        "graded; graded the attempt of 2026-03-02 10:00:00 (zip entry date), resubmission -1 "
+        "graded; attempt of 2026-03-02 10:00:00 (zip entry date), resubmission -1 "
         f"(the latest of 2 attempts); marked late by Canvas; {matrix.MANUAL}")
     assert float(graded_row(rows, "s002")["score"]) == matrix.FULL
     assert float(graded_row(rows, "s003")["score"]) == matrix.FULL
@@ -157,7 +157,7 @@ def test_moodle_zip_and_blackboard_zip(tmp_path):
     assert float(graded_row(rows, "41")["score"]) == matrix.FULL
     assert float(graded_row(rows, "42")["score"]) == matrix.FULL - 2
     assert graded_row(rows, "42")["status"] == (
-        f"graded; graded the attempt of 2026-03-02 11:30:58 (zip entry date); {matrix.MANUAL}")
+        f"graded; attempt of 2026-03-02 11:30:58 (zip entry date); {matrix.MANUAL}")
     title = "Lab 1 Channel Axis"
     entries = []
     for user, stamp, body in (("jsmith", "2026-03-02-17-45-59", full), ("jsmith", "2026-03-02-18-00-00", wrong),
