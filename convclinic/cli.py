@@ -246,7 +246,8 @@ def main(argv=None):
     try:
         from convclinic.grading.lms import LmsError, compile_pattern, read_roster
 
-        compile_pattern(args.pattern), read_roster(args.roster)
+        compile_pattern(args.pattern)
+        read_roster(args.roster)
     except LmsError as error:
         print(f"convclinic grade: error: {error}", file=sys.stderr)
         return 2

@@ -268,6 +268,7 @@ def test_an_extracted_moodle_folder_is_an_lms_download_and_nbgrader_layout_is_no
     plain.write_bytes(full)
     assert intake.is_lms_folder(str(tmp_path / "moodle"), KNOWN)
     assert not intake.is_lms_folder(str(tmp_path / "plain"), KNOWN)
+    assert intake.is_lms_folder(str(tmp_path / "plain"), KNOWN, r"(?P<student_id>\w+)/(?P<file_id>.+)")
     folder, _, rows, _, _ = intake.collect_lms(str(tmp_path / "moodle"), str(tmp_path / "c"), KNOWN, [ASSIGNMENT])
     assert (pathlib.Path(folder) / "7" / ASSIGNMENT / NOTEBOOK).read_bytes() == full and not rows
 

@@ -112,9 +112,12 @@ def _download_entries(source):
 
 def is_lms_folder(folder, known=(), pattern=None):
     """True when a folder is an extracted LMS download (a top-level file or Moodle folder that
-    an LMS layout names), not nbgrader's ``<student>/<assignment>/`` layout."""
+    an LMS layout names), not nbgrader's ``<student>/<assignment>/`` layout; always, with a
+    ``--pattern``."""
     if not os.path.isdir(folder):
         return False
+    if pattern is not None:
+        return True
     for name in os.listdir(folder):
         path = os.path.join(folder, name)
         probe = name if os.path.isfile(path) else name + "/x.ipynb"
