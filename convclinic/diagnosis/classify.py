@@ -12,6 +12,7 @@ teaches the same order by hand.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from convclinic import shapes
@@ -30,6 +31,20 @@ def gives(*cause_ids):
         return rule
 
     return mark
+
+
+def when_parsed(parser):
+    """A rule that answers only when ``parser`` finds its values in the message; it gets them."""
+
+    def wrap(rule):
+        @functools.wraps(rule)
+        def apply(ev):
+            found = parser(ev.message)
+            return None if found is None else rule(ev, found)
+
+        return apply
+
+    return wrap
 
 
 @dataclass
@@ -331,11 +346,9 @@ def channels_or_layout(ev):
 
 
 @gives("channel_mismatch")
-def filter_depth(ev):
+@when_parsed(parsing.filter_depth)
+def filter_depth(ev, depths):
     """TF's own "input depth must be evenly divisible by filter depth": a channel count."""
-    depths = parsing.filter_depth(ev.message)
-    if depths is None:
-        return None
     got, want = depths
     return findings.channel_mismatch(ev.shape_in, want, -1, ev.layer, got=got)
 
@@ -355,22 +368,18 @@ def spatial_too_small(ev):
 
 
 @gives("downstream_shape_mismatch")
-def saved_weights(ev):
+@when_parsed(parsing.weight_shapes)
+def saved_weights(ev, weights):
     """Loaded weights made for another size (after a padding/stride/kernel change)."""
-    weights = parsing.weight_shapes(ev.message)
-    if weights is None:
-        return None
     wanted, given = weights
     owner = owner_of_weight(ev.error, wanted)
     return findings.downstream(owner or ev.layer, wanted[0], given[0], weights=True)
 
 
 @gives("downstream_shape_mismatch")
-def feature_count(ev):
+@when_parsed(parsing.matmul_sizes)
+def feature_count(ev, sizes):
     """A MatMul/graph error about feature counts: the Dense head got another size."""
-    sizes = parsing.matmul_sizes(ev.message)
-    if sizes is None:
-        return None
     return findings.downstream(ev.layer, *sizes)
 
 
