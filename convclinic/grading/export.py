@@ -114,6 +114,8 @@ def collect(course, roster):
             rows[(submission.student.id, submission.assignment.name)] = _submission_row(submission, roster)
         names = {assignment.name: assignment for assignment in gradebook.assignments}
         for student in sorted(os.listdir(submitted)) if os.path.isdir(submitted) else []:
+            if not os.path.isdir(os.path.join(submitted, student)):
+                continue
             for name in sorted(os.listdir(os.path.join(submitted, student))):
                 if name not in names or (student, name) in rows:
                     continue
