@@ -176,19 +176,6 @@ def build_master_course(options, assignments, state):
     return info, course
 
 
-def _known_releases(options, masters, master_course, state):
-    """{assignment: {grade_id: set(checksums)}}: the locked cells of every release of each
-    assignment, the one generated now and those `convclinic release` and earlier runs recorded."""
-    from convclinic.grading.regrade import CHECKSUMS, release_history
-
-    known = {}
-    for assignment in masters:
-        paths = [os.path.join(state, "releases", f"{assignment}.json"),
-                 os.path.join(options.releases, assignment, CHECKSUMS)]
-        known[assignment] = release_history(assignment, os.path.join(master_course, "release", assignment), paths)
-    return known
-
-
 def _cache_root():
     """Where generated master courses are kept between runs (``$XDG_CACHE_HOME/convclinic``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -251,7 +238,7 @@ def grade(options):
     """Run a grading batch; return the list of journal entries (one per grades.csv row)."""
     from convclinic.grading import course as course_model
     from convclinic.grading.course import sync_course
-    from convclinic.grading.regrade import restore_reviews, save_reviews
+    from convclinic.grading.regrade import known_releases, restore_reviews, save_reviews
     from convclinic.grading.sandbox import SandboxError, check_sandbox
 
     started = time.monotonic()
@@ -306,7 +293,7 @@ def grade(options):
     if missing:
         raise UsageError(f"--student {', '.join(missing)}: no submission of that student in {submissions_path}"
                          + (f" for {options.assignment}" if options.assignment else ""))
-    known_locked = _known_releases(options, masters, master_course, state)
+    known_locked = known_releases(options.releases, masters, master_course, state)
     journal = Journal(state)
     staging = os.path.join(state, "staged")
     results = os.path.join(state, "results")

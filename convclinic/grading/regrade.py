@@ -80,6 +80,18 @@ def release_history(assignment, release_folder, paths):
     return known
 
 
+def known_releases(releases, assignments, master_course, state):
+    """{assignment: {grade_id: set(checksums)}}: the locked cells of every release of each
+    assignment: the one the grader generated now (added to ``state/releases/``), and those
+    ``convclinic release`` recorded in ``releases/<assignment>/`` and earlier runs kept."""
+    known = {}
+    for assignment in assignments:
+        paths = [os.path.join(state, "releases", f"{assignment}.json"),
+                 os.path.join(releases, assignment, CHECKSUMS)]
+        known[assignment] = release_history(assignment, os.path.join(master_course, "release", assignment), paths)
+    return known
+
+
 def _gradebook(course_dir):
     from convclinic.grading.feedback import FeedbackError, course_settings
 
