@@ -120,3 +120,25 @@ def check_in_a_real_kernel(assignment):
         if "PASS" not in output or "FAIL" in output:
             problems.append(f"{answer_id}/{case}: expected PASS, got {output!r}")
     assert not problems, "\n".join(problems)
+
+
+def fixture_tests(assignment, truths=lambda answer_id: ()):
+    """The three fixture-driven tests every assignment 01-03 runs, for its test module to bind
+    (pytest collects them there, under these names). ``truths(answer_id)``: expected values
+    no hidden hint of that answer may show."""
+
+    @pytest.mark.parametrize("answer_id,case,source", params(correct_answers(assignment)))
+    def test_correct_answers_pass_visible_and_hidden_cases(answer_id, case, source):
+        check_correct(assignment, answer_id, source)
+
+    @pytest.mark.parametrize("answer_id,case,source", params(wrong_answers(assignment)))
+    def test_wrong_answer_fails_the_visible_check_naming_its_mistake(answer_id, case, source):
+        check_wrong(assignment, answer_id, source, truths(answer_id))
+
+    @pytest.mark.notebooks
+    def test_visible_checks_in_a_real_kernel():
+        check_in_a_real_kernel(assignment)
+
+    return (test_correct_answers_pass_visible_and_hidden_cases,
+            test_wrong_answer_fails_the_visible_check_naming_its_mistake,
+            test_visible_checks_in_a_real_kernel)

@@ -197,3 +197,32 @@ def assert_wrong_fails_with_hidden_hints(assignment, answer_id, case, source):
     assert not all(f.ok for f in visible), f"{case} passes the visible self-check"
     assert not all(f.ok for f in hidden), f"{case} passes the hidden cases"
     assert_hints_hide_the_cases(hidden, cases)
+
+
+def fixture_tests(assignment, parts):
+    """The three fixture-driven tests every assignment 04-06 runs, for its test module to bind
+    (pytest collects them there, under these names): correct answers pass, wrong answers fail
+    with hidden hints, and every requirement of ``parts`` fails some wrong answer's hidden cases."""
+    import pytest
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("answer_id,case,source",
+                             params(assignment, "correct-different", "stderr-noise", "correct-unusual"))
+    def test_correct_answers_pass_visible_and_hidden(answer_id, case, source):
+        assert_correct_passes(assignment, answer_id, source)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("answer_id,case,source", params(assignment, "wrong"))
+    def test_wrong_answers_fail_visibly_and_hidden_hints_hide_the_cases(answer_id, case, source):
+        assert_wrong_fails_with_hidden_hints(assignment, answer_id, case, source)
+
+    @pytest.mark.slow
+    def test_every_requirement_fails_some_wrong_answer_on_hidden_cases():
+        failed = requirement_failures(assignment)
+        for part in parts:
+            missing = set(part.requirements) - failed.get(part.grade_id, set())
+            assert not missing, (part.grade_id, missing)
+
+    return (test_correct_answers_pass_visible_and_hidden,
+            test_wrong_answers_fail_visibly_and_hidden_hints_hide_the_cases,
+            test_every_requirement_fails_some_wrong_answer_on_hidden_cases)

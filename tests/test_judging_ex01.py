@@ -18,21 +18,9 @@ ASSIGNMENT = "01-channel-axis"
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("answer_id,case,source", judging_cases.params(
-    judging_cases.correct_answers(ASSIGNMENT)))
-def test_correct_answers_pass_visible_and_hidden_cases(answer_id, case, source):
-    judging_cases.check_correct(ASSIGNMENT, answer_id, source)
-
-
-@pytest.mark.parametrize("answer_id,case,source", judging_cases.params(
-    judging_cases.wrong_answers(ASSIGNMENT)))
-def test_wrong_answer_fails_the_visible_check_naming_its_mistake(answer_id, case, source):
-    judging_cases.check_wrong(ASSIGNMENT, answer_id, source)
-
-
-@pytest.mark.notebooks
-def test_visible_checks_in_a_real_kernel():
-    judging_cases.check_in_a_real_kernel(ASSIGNMENT)
+(test_correct_answers_pass_visible_and_hidden_cases,
+ test_wrong_answer_fails_the_visible_check_naming_its_mistake,
+ test_visible_checks_in_a_real_kernel) = judging_cases.fixture_tests(ASSIGNMENT)
 
 
 def test_every_stated_requirement_has_a_hidden_case():

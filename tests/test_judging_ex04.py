@@ -50,24 +50,9 @@ def test_malformed_data_is_unreadable_not_a_crash():
     assert "could not be read" in findings[0].message
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("answer_id,case,source",
-                         jf.params(ASSIGNMENT, "correct-different", "stderr-noise", "correct-unusual"))
-def test_correct_answers_pass_visible_and_hidden(answer_id, case, source):
-    jf.assert_correct_passes(ASSIGNMENT, answer_id, source)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("answer_id,case,source", jf.params(ASSIGNMENT, "wrong"))
-def test_wrong_answers_fail_visibly_and_hidden_hints_hide_the_cases(answer_id, case, source):
-    jf.assert_wrong_fails_with_hidden_hints(ASSIGNMENT, answer_id, case, source)
-
-
-@pytest.mark.slow
-def test_every_requirement_fails_some_wrong_answer_on_hidden_cases():
-    failed = jf.requirement_failures(ASSIGNMENT)
-    for part in ex04.PARTS:
-        assert set(part.requirements) <= failed.get(part.grade_id, set()), part.grade_id
+(test_correct_answers_pass_visible_and_hidden,
+ test_wrong_answers_fail_visibly_and_hidden_hints_hide_the_cases,
+ test_every_requirement_fails_some_wrong_answer_on_hidden_cases) = jf.fixture_tests(ASSIGNMENT, ex04.PARTS)
 
 
 @pytest.mark.slow
