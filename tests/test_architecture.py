@@ -11,7 +11,11 @@
   function runs. ``if TYPE_CHECKING:`` imports are the one exception (never
   executed). Importing a submodule is an edge to that submodule only, not to
   its package's ``__init__`` (that one is already being imported).
-- Modules of the packages listed in SIZE_CHECKED stay under MAX_LINES lines.
+- Every module of convclinic stays under MAX_LINES lines and every function
+  (methods and nested functions included, measured with ``ast`` from ``def`` to
+  its last line) under MAX_FUNCTION_LINES; the few older ones over the limits are
+  listed, with the reason, in LONG_MODULES_ALLOWED / LONG_FUNCTIONS_ALLOWED, so a
+  new one fails.
 
 No TensorFlow: this runs in the fast loop.
 """
@@ -21,16 +25,26 @@ from __future__ import annotations
 import ast
 import pathlib
 
-import pytest
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "convclinic"
 RULE_OWNER = "convclinic.shapes"
 #: packages that must get their Conv2D numbers from convclinic.shapes
 RULE_USERS = ("convclinic.plots", "convclinic.widgets", "convclinic.diagnosis")
-#: packages whose every module stays under MAX_LINES lines
-SIZE_CHECKED = ("convclinic.shapes", "convclinic.plots", "convclinic.widgets")
 MAX_LINES = 450
+MAX_FUNCTION_LINES = 60
+#: modules allowed over MAX_LINES: "dotted.name": why. pipeline.py stands at 450-461 lines while
+#: the grading engineers extend it (the `grade` batch, the master course): split it, then drop it.
+LONG_MODULES_ALLOWED = {
+    "convclinic.grading.pipeline": "being extended by the grading work right now",
+}
+#: functions allowed over MAX_FUNCTION_LINES: "dotted.module:function": why. They are in the
+#: modules other engineers are editing right now (CLI and grading); split each, then drop its line.
+LONG_FUNCTIONS_ALLOWED = {
+    "convclinic.cli:build_parser": "one add_argument per option of every subcommand",
+    "convclinic.grading.pipeline:grade": "the grading batch, being reworked by the grading work",
+    "convclinic.grading.pipeline:build_master_course": "being reworked by the grading work",
+    "convclinic.grading.submissions:stage": "being reworked by the submissions work",
+}
 #: channels_last <-> channels_first: shapes.layout_permutation is the only spelling
 LAYOUT_PERMUTATIONS = {(0, 3, 1, 2), (0, 2, 3, 1)}
 
@@ -295,13 +309,61 @@ def test_shapes_imports_nothing_else_of_convclinic():
             assert not outside, f"{name} imports {outside}"
 
 
-# --- 3. small modules --------------------------------------------------------------
+# --- 3. small modules, small functions ------------------------------------------------
 
 
-@pytest.mark.parametrize("package", SIZE_CHECKED)
-def test_modules_stay_small(package):
-    sizes = {name: len(path.read_text(encoding="utf-8").splitlines())
-             for name, path in modules().items() if in_package(name, package)}
-    assert sizes, package
-    large = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
-    assert not large, f"modules over {MAX_LINES} lines: {large}"
+def module_lines(path):
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def function_lengths(path):
+    """{name: lines} of every function of a module, methods and nested functions included
+    (from its ``def`` to its last line; the longest when a name is defined twice)."""
+    lengths = {}
+    for node in ast.walk(parse(path)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = node.end_lineno - node.lineno + 1
+            lengths[node.name] = max(length, lengths.get(node.name, 0))
+    return lengths
+
+
+def test_the_size_measures_count_lines_and_functions(tmp_path):
+    """The measures themselves: a 61-line function is too long, a 60-line one (and its
+    decorator, and the module around it) is not; a method and a nested function count too."""
+    body = "".join(f"    x{i} = {i}\n" for i in range(59))
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import functools\n\n\n@functools.cache\ndef short():\n" + body
+        + "\n\nclass Box:\n    def long(self):\n" + body.replace("    ", "        ") + "        return 1\n"
+        + "\n\ndef outer():\n    def inner():\n" + body.replace("    ", "        ") + "        return 1\n"
+        + "    return inner\n")
+    lengths = function_lengths(sample)
+    assert lengths["short"] == MAX_FUNCTION_LINES
+    assert lengths["long"] == lengths["inner"] == MAX_FUNCTION_LINES + 1
+    assert lengths["outer"] == MAX_FUNCTION_LINES + 3
+    assert module_lines(sample) == len(sample.read_text().splitlines())
+
+
+def test_every_module_stays_small():
+    """No module of convclinic is over MAX_LINES lines (but the listed, older ones)."""
+    large = {name: lines for name, path in modules().items()
+             if (lines := module_lines(path)) > MAX_LINES and name not in LONG_MODULES_ALLOWED}
+    assert not large, f"modules over {MAX_LINES} lines (split them by idea): {large}"
+
+
+def test_every_function_stays_small():
+    """No function of convclinic is over MAX_FUNCTION_LINES lines (but the listed, older ones)."""
+    long = {f"{name}:{function}": lines for name, path in modules().items()
+            for function, lines in function_lengths(path).items()
+            if lines > MAX_FUNCTION_LINES and f"{name}:{function}" not in LONG_FUNCTIONS_ALLOWED}
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them): {long}"
+
+
+def test_the_allowed_long_ones_still_exist():
+    """Every allow-list entry names a real module (and function): a renamed or deleted one
+    leaves no stale exception behind."""
+    known = modules()
+    assert set(LONG_MODULES_ALLOWED) <= set(known)
+    for entry in LONG_FUNCTIONS_ALLOWED:
+        name, function = entry.split(":")
+        assert name in known and function in function_lengths(known[name]), entry
