@@ -112,29 +112,16 @@ def test_test_cell_shows_the_verdict_not_what_the_kernel_printed(batch, case):
     assert "PASS" not in cell.outputs[0].text and "HOOK" not in cell.outputs[0].text
 
 
-def _hidden_blocks(master):
-    lines = []
-    for cell in master.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) >= 6:
-                lines.append(line.strip())
-    return lines
-
-
 def _secrets(master):
     """Every string that would reveal a hidden case: the hidden source lines (and reversed),
     each hidden case as written, each as a call of the learner's function, and the messages
     the judge would give if the wrong answer's hidden cases were shown like visible ones."""
     from convclinic.grading.judged import plan_cell
+    from convclinic.grading.nbgrader_setup import hidden_test_lines
     from convclinic.judging import core
 
     secrets = set()
-    for line in _hidden_blocks(master):
+    for line in hidden_test_lines(master):
         secrets |= {line, line[::-1]}
     wrong = {}
     exec(tamper.WRONG, wrong)  # noqa: S102 - the fixture's own wrong answer
