@@ -136,7 +136,8 @@ def _run_converter(config, assignment, student):
 
 def _bookkeeping(coursedir, assignment, student, folder):
     """``timestamp.txt`` and ``submission_secret.txt`` beside the pages (``release_feedback``
-    reads both): copied from the autograded or submitted folder when the converter did not."""
+    reads both): copied from the autograded or submitted folder when the converter did not.
+    Returns the names still missing (a submission not collected by ``nbgrader collect``)."""
     for name in BOOKKEEPING:
         target = os.path.join(folder, name)
         if os.path.exists(target):
@@ -146,6 +147,7 @@ def _bookkeeping(coursedir, assignment, student, folder):
             if os.path.isfile(os.path.join(source, name)):
                 shutil.copyfile(os.path.join(source, name), target)
                 break
+    return [name for name in BOOKKEEPING if not os.path.exists(os.path.join(folder, name))]
 
 
 def generate(course_dir, assignment=None, students=(), zip_dir=None, say=print):
@@ -158,25 +160,30 @@ def generate(course_dir, assignment=None, students=(), zip_dir=None, say=print):
     if not work:
         raise FeedbackError("no graded submission in the gradebook"
                             + (f" for {assignment}" if assignment else ""), usage=True)
-    written = {}
+    written, failed = {}, []
     for name, item in work.items():
         settings = feedback_config(config, item["hidden"])
         for student in item["students"]:
             outcome, coursedir = _run_converter(settings, name, student)
             folder = coursedir.format_path(coursedir.feedback_directory, student, name)
             pages = sorted(f for f in os.listdir(folder) if f.endswith(".html")) if os.path.isdir(folder) else []
-            if not outcome.get("success") or not pages:
-                raise FeedbackError(f"nbgrader could not write the feedback of {student} / {name}: "
-                                    + ((outcome.get("error") or outcome.get("log") or "").strip()
-                                       .splitlines() or ["no page written"])[-1])
-            _bookkeeping(coursedir, name, student, folder)
+            if not outcome.get("success") or not pages:  # say so, and go on with the others
+                failed.append(f"{student} / {name}: " + ((outcome.get("error") or outcome.get("log") or "")
+                                                         .strip().splitlines() or ["no page written"])[-1])
+                continue
+            missing = _bookkeeping(coursedir, name, student, folder)
             written[(name, student)] = [os.path.join(folder, page) for page in pages]
             waiting = item["pending"].get(student)
             note = f" ({', '.join(waiting)} not manually graded yet)" if waiting else ""
+            if missing:  # release_feedback needs both; a folder or LMS submission has no secret
+                note += f" (no {' or '.join(missing)}: not releasable by nbgrader release_feedback; use --zip)"
             say(f"  {student:<24} {name:<22} {', '.join(pages)}{note}")
     if zip_dir:
         for path in write_zips(written, zip_dir):
             say(f"wrote {path}")
+    if failed:
+        raise FeedbackError(f"nbgrader could not write {len(failed)} page(s) (the others are written): "
+                            + "; ".join(failed))
     return written
 
 
