@@ -59,7 +59,7 @@ system-deps: ## install Debian packages the tests need (chromium, bubblewrap) wh
 
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: $(STAMP) ## start JupyterLab on the course (http://127.0.0.1:$(PORT))
+lab: $(STAMP) $(NBGRADER_VENV_CONFIG) ## start JupyterLab on the course (http://127.0.0.1:$(PORT))
 	JUPYTER_CONFIG_PATH=$(CURDIR)/grader $(BIN)/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/00-convolution-shapes.ipynb
 
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks
