@@ -15,7 +15,8 @@ import pytest
 
 from convclinic import claims, gpu, snippets, versions
 from convclinic.probe import probe
-from convclinic.runtime import clean_message, import_keras, import_tensorflow
+from convclinic.runtime import import_keras, import_tensorflow
+from tests.contract.raised import message_of
 
 
 @pytest.fixture(scope="module")
@@ -201,9 +202,7 @@ def test_lesson05_traceback_example_names_the_dense_layer(keras):
             keras.layers.Dense(10, name="dense"),
         ]
     )
-    with pytest.raises(ValueError) as caught:
-        model(np.zeros((1, 32, 32, 1), "float32"))
-    message = clean_message(caught.value)
+    message = message_of(lambda: model(np.zeros((1, 32, 32, 1), "float32")))
     assert "layer 'dense'" in message
     assert "expected axis -1 of input shape to have value 5408" in message
     assert "received input with shape (1, 7200)" in message

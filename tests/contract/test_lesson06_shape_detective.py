@@ -15,6 +15,7 @@ import convclinic
 from convclinic import shapes
 from convclinic.runtime import clean_message, import_keras
 from tests.conftest import require_command
+from tests.contract.raised import error_of
 
 keras = import_keras()
 layers = keras.layers
@@ -58,14 +59,6 @@ def channels_first_model():
     return keras.Sequential([
         keras.Input((3, 28, 28)), layers.Conv2D(8, 3, data_format="channels_first", name="conv"),
     ])
-
-
-def error_of(call):
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - the error itself is what is pinned
-        return error
-    pytest.fail("expected an error, the call succeeded")
 
 
 def test_lesson06_shrinking_stack_fails_with_zero_or_negative_size():

@@ -22,6 +22,7 @@ from convclinic.pipelines import write_image_folder
 from convclinic.runtime import clean_message, import_keras, import_tensorflow
 from convclinic.shapes import conv_transpose_output_size
 from tests.conftest import IN_CI
+from tests.contract.raised import error_of, message_of
 
 tf = import_tensorflow()
 keras = import_keras()
@@ -42,20 +43,6 @@ def small_model(outputs=10, rescale=False):
     ])
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
-
-
-def error_of(call):
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - the error itself is what is pinned
-        return error
-    pytest.fail("expected an error, the call succeeded")
-
-
-def message_of(call, error_type=ValueError):
-    error = error_of(call)
-    assert isinstance(error, error_type), f"{type(error).__name__}: {error}"
-    return clean_message(error)
 
 
 @pytest.fixture(autouse=True)
