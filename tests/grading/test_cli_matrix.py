@@ -81,7 +81,8 @@ def test_batch_completes_with_exit_zero_and_one_row_per_student(batch):
     assert batch["done"].returncode == 0, batch["done"].stderr[-3000:]
     assert [row["student_id"] for row in batch["rows"]] == sorted(matrix.CASES)
     assert {row["assignment"] for row in batch["rows"]} == {ASSIGNMENT}
-    assert list(batch["rows"][0]) == ["student_id", "assignment", "score", "max_score", "status"]
+    assert list(batch["rows"][0]) == ["student_id", "assignment", "score", "max_score", "submitted_at",
+                                      "late_penalty", "status"]
 
 
 @pytest.mark.parametrize("case", sorted(matrix.CASES))
