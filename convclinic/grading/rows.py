@@ -57,6 +57,15 @@ def write_outputs(out, entries, layout_notes, started=None):
     atomic_write(os.path.join(out, "report.md"), report(rows, layout_notes))
 
 
+def _heading(row):
+    """``### student / assignment: score / max``; a file the intake could not match to a
+    student or an assignment is headed by its status instead of empty names."""
+    if not row.get("student_id") and not row.get("assignment"):
+        return f"### (file not matched): {status_of(row)}"
+    return (f"### {row.get('student_id') or '?'} / {row.get('assignment') or '?'}: "
+            f"{_fmt(row.get('score'))} / {_fmt(row.get('max_score'))}")
+
+
 def report(rows, layout_notes):
     """A human-readable account of every problem found, then every student's parts."""
     lines = ["# Grading report", ""]
@@ -72,8 +81,7 @@ def report(rows, layout_notes):
     if not troubled:
         lines += ["None.", ""]
     for row in troubled:
-        lines.append(f"### {row['student_id']} / {row['assignment']}: "
-                     f"{_fmt(row.get('score'))} / {_fmt(row.get('max_score'))}")
+        lines.append(_heading(row))
         lines.append("")
         for note in list(row.get("notes", [])) + list(row.get("problems", [])):
             lines.append(f"- {note}")

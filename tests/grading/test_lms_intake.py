@@ -102,6 +102,9 @@ def test_attempts_zip_unmatched_file_and_unknown_assignment_are_rows(attempts_ba
         ("99-nope", "not graded: unknown assignment '99-nope' "
                     "(files: 99-nope_dan_attempt_2026-03-02-12-00-59_99-nope.ipynb)")]
     assert "nbgrader zip_collect (7 file(s))" in attempts_batch["done"].stdout
+    report = (attempts_batch["out"] / "report.md").read_text()
+    assert "### (file not matched): not graded: file name matches no LMS layout: 'README.txt'" in report
+    assert "###  / " not in report
 
 
 @pytest.mark.slow
