@@ -47,15 +47,17 @@ def free_port():
 
 
 class Server:
-    """A Jupyter server process (JupyterLab or Voila) on 127.0.0.1 with its own runtime dir."""
+    """A Jupyter server process (JupyterLab, Voila, formgrader) on 127.0.0.1 with its own runtime
+    dir, started in ``cwd`` (the repository unless told)."""
 
-    def __init__(self, kind, command, port, token, workdir, log_path):
+    def __init__(self, kind, command, port, token, workdir, log_path, cwd=ROOT):
         self.kind = kind
         self.command = command
         self.port = port
         self.token = token
         self.workdir = workdir
         self.log_path = log_path
+        self.cwd = cwd
         self.process = None
 
     @property
@@ -87,7 +89,7 @@ class Server:
         log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self._log_handle = log
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            self.command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -195,6 +197,25 @@ def start_voila(notebook="notebooks/playground.ipynb", timeout=90):
     server = Server("voila", command, port, "", workdir, workdir / "server.log")
     # GET / would execute the notebook; any answer from a static path means "listening".
     return server.start("voila/static/ready-probe", timeout=timeout, any_answer=True)
+
+
+def start_formgrader(course, timeout=120):
+    """nbgrader's formgrader on the course folder ``course``, as `make formgrader` starts it (a
+    jupyter server with nbgrader's extension, in the course folder, which holds its
+    nbgrader_config.py), on a free 127.0.0.1 port with a random token; ready once
+    ``formgrader/api/assignments`` answers."""
+    workdir = _workdir("convclinic-formgrader-")
+    port, token = free_port(), secrets.token_hex(16)
+    command = [
+        str(BIN / "jupyter"), "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+        "--ServerApp.port_retries=0",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    server = Server("formgrader", command, port, token, workdir, workdir / "server.log",
+                    cwd=course)
+    return server.start("formgrader/api/assignments", timeout=timeout)
 
 
 def launch_chromium(playwright, executable=None):

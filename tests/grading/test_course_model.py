@@ -18,16 +18,13 @@ import csv
 import hashlib
 import json
 import os
-import secrets
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
-from tests.browser.harness import free_port
+from tests.browser.harness import start_formgrader
 from tests.conftest import ROOT, require_command
 from tests.fixtures.submissions import matrix
 
@@ -103,34 +100,15 @@ def test_course_keeps_nbgraders_layout(course):
 def test_formgrader_serves_assignments_and_manual_grading_queue(course):
     """The real formgrader (jupyter server + nbgrader's extension, token auth, loopback) lists the
     assignment with its submissions, and the submission whose explanation awaits a manual grade."""
-    port, token = free_port(), secrets.token_hex(16)
-    root = course["root"]
-    command = [os.path.join(BIN, "jupyter"), "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-               "--ServerApp.port_retries=0"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-               JUPYTER_RUNTIME_DIR=str(course["base"] / "runtime"))
-    log = (course["base"] / "formgrader.log").open("w")
-    server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = start_formgrader(course["root"])
 
     def get(path):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                         headers={"Authorization": f"token {token}"})
+        request = urllib.request.Request(server.url(path))
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
     try:
-        deadline, assignments = time.monotonic() + 120, None
-        while assignments is None and time.monotonic() < deadline and server.poll() is None:
-            try:
-                assignments = get("/formgrader/api/assignments")
-            except OSError:
-                time.sleep(0.5)
-        assert assignments is not None, (course["base"] / "formgrader.log").read_text()[-3000:]
-        by_name = {assignment["name"]: assignment for assignment in assignments}
+        by_name = {assignment["name"]: assignment for assignment in get("/formgrader/api/assignments")}
         assert list(by_name) == [ASSIGNMENT]
         assert by_name[ASSIGNMENT]["num_submissions"] == 3  # every folder in submitted/
         assert by_name[ASSIGNMENT]["duedate"].startswith("2026-03-03T12:00:00")
@@ -139,9 +117,7 @@ def test_formgrader_serves_assignments_and_manual_grading_queue(course):
         assert waiting == ["full-solution"]
         assert sorted(n["student"] for n in notebooks) == ["full-solution", "unchanged-release"]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+        server.stop()
 
 
 def test_due_date_and_config_survive_every_run(course):
