@@ -34,6 +34,7 @@ import copy
 import json
 import os
 import pathlib
+import re
 import shutil
 import time
 
@@ -111,18 +112,33 @@ def wrong_cases(assignment):
 def unusual_variants(assignment):
     """Whole notebooks of correct-but-unusual answers: the n-th variant takes the n-th
     ``submitted-correct-unusual`` case of every part (cases that switch a Keras global
-    setting sort last, as a learner's notebook would keep them switched)."""
+    setting sort last, as a learner's notebook would keep them switched). A case whose text says
+    ``(Paired with ANSWER-ID/CASE ...`` is graded beside that case for ANSWER-ID, because the
+    learner's later cells were written for its setting (a notebook that switches Keras to
+    channels_first and then builds a channels_last model is wrong, not unusual)."""
     base = FIXTURES / assignment / "submitted-correct-unusual"
     if not base.is_dir():
         return []
-    per_answer = {}
-    for folder in sorted(base.iterdir()):
-        sources = _sources(folder)
-        per_answer[folder.name] = [sources[name] for name in
-                                   sorted(sources, key=lambda n: ("keras.config.set_" in sources[n], n))]
+    named = {folder.name: _sources(folder) for folder in sorted(base.iterdir())}
+    per_answer = {
+        answer_id: sorted(sources, key=lambda n: ("keras.config.set_" in sources[n], n))
+        for answer_id, sources in named.items()
+    }
     most = max((len(cases) for cases in per_answer.values()), default=0)
-    return [{answer_id: cases[variant] for answer_id, cases in per_answer.items() if variant < len(cases)}
-            for variant in range(most)]
+    variants = []
+    for variant in range(most):
+        chosen = {answer_id: cases[variant] for answer_id, cases in per_answer.items() if variant < len(cases)}
+        for answer_id, case in list(chosen.items()):
+            for partner_answer, partner_case in _PAIRED.findall(named[answer_id][case]):
+                if partner_case not in named.get(partner_answer, {}):
+                    raise ValueError(f"{assignment}: {answer_id}/{case} is paired with "
+                                     f"{partner_answer}/{partner_case}, which is not a fixture")
+                chosen[partner_answer] = partner_case
+        variants.append({answer_id: named[answer_id][case] for answer_id, case in chosen.items()})
+    return variants
+
+
+_PAIRED = re.compile(r"\(Paired with ([\w-]+)/([\w.-]+)")
 
 
 def answers_of(notebook):
