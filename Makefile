@@ -65,7 +65,7 @@ lab: $(STAMP) $(NBGRADER_VENV_CONFIG) ## start JupyterLab on the course (http://
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks
 	$(BIN)/ruff check convclinic tests benchmarks notebooks solutions
 
-test: $(TEST_STAMP) system-deps lint ## lint, then the whole test suite (CI runs this)
+test: $(TEST_STAMP) system-deps hub/node_modules/.installed lint ## lint, then the whole test suite (CI runs this)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) lint ## the inner loop: every test that needs no TensorFlow, browser or nbgrader run
@@ -99,6 +99,22 @@ handouts: $(STAMP) system-deps ## executed HTML handouts + PDF of every lesson i
 
 playground: $(STAMP) ## serve the Conv2D playground as a Voila app on 127.0.0.1
 	$(BIN)/voila --no-browser $(ROOT_FLAG) --Voila.ip=127.0.0.1 --port=$(PORT) notebooks/playground.ipynb
+
+.PHONY: hub
+HUB_PORT ?= 8000
+# configurable-http-proxy from the npm registry, installed in hub/node_modules (never globally)
+hub/node_modules/.installed: hub/package.json hub/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages: nodejs npm"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	  else echo "make hub needs Node.js and npm: sudo apt-get install nodejs npm"; exit 2; fi; }
+	npm ci --prefix hub --no-audit --no-fund --loglevel=error
+	@touch $@
+
+hub: $(STAMP) $(NBGRADER_VENV_CONFIG) hub/node_modules/.installed ## the course JupyterHub at http://127.0.0.1:$(HUB_PORT), as root: HUB_STUDENTS=file
+	HUB_PORT=$(HUB_PORT) $(BIN)/python hub/start.py
 
 clean: ## remove caches and build outputs (keeps .venv)
 	rm -rf build artifacts .pytest_cache .ruff_cache .hypothesis

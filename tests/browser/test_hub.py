@@ -1,0 +1,310 @@
+"""The course JupyterHub (`make hub`, hub/) with real local accounts, driven in Chromium.
+
+The hub is started as ``make hub`` starts it (``python hub/start.py``, as root) on free loopback
+ports, with two students and one instructor created as real Unix accounts (PAM passwords from
+HUB_STATE/passwords.csv), a temporary exchange and a course id of its own. Then:
+- the course account releases 01-channel-axis with nbgrader (as that Unix user);
+- in Chromium the first student logs in, opens the Assignments tab (nbgrader's Assignment List),
+  fetches the assignment, writes the answer of part 1 into the notebook and saves it, and
+  submits, all in the page;
+- the second student's account can neither list the exchange's inbound folder nor read the
+  first student's submission even by its exact path (runuser -u ... ls / cat);
+- the course account collects (``nbgrader collect``), grades (``convclinic grade --course``),
+  writes feedback (``convclinic feedback``) and releases it; the student fetches it
+  (``nbgrader fetch_feedback`` as their Unix user) and the page shows their score;
+- formgrader (the course's hub service) answers the instructor and refuses a student.
+Teardown stops the hub (which stops every server) and deletes the accounts it made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import pathlib
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import nbformat
+import pytest
+
+from tests.browser import harness
+from tests.conftest import IN_CI, ROOT, require_command
+from tests.fixtures.submissions import matrix
+from tests.grading import harness as grading
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+COURSE = "clinic-hubtest"
+GRADER = f"grader-{COURSE}"
+STUDENT, OTHER, INSTRUCTOR = "hubt-ann", "hubt-bob", "hubt-inst"
+ASSIGNMENT = matrix.ASSIGNMENT
+NOTEBOOK = matrix.NOTEBOOK
+ANSWER_ID = "ex01-add-channel-axis-answer"
+BIN = pathlib.Path(sys.executable).parent
+ENV = {"PATH": f"{BIN}:/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "LANG": "C.UTF-8"}
+
+
+def require_root():
+    if os.geteuid() != 0:
+        message = "the hub test creates Unix accounts: run it as root (CI does)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def as_user(account, command, cwd=None, check=True, timeout=600, **env):
+    """``command`` as the Unix user ``account`` (runuser), with the course's environment."""
+    home = pwd.getpwnam(account).pw_dir
+    variables = [f"{k}={v}" for k, v in {**ENV, "HOME": home, "USER": account, **env}.items()]
+    done = subprocess.run(["runuser", "-u", account, "--", "env", "-i", *variables, *command],
+                          cwd=cwd or home, capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode:
+        raise AssertionError(f"{' '.join(command)} as {account} failed ({done.returncode}):\n"
+                             f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def processes_of(uids):
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if entry.name.isdigit() and entry.stat().st_uid in uids:
+                found.append(int(entry.name))
+    return found
+
+
+def remove_accounts(names):
+    """Kill what the accounts still run (by their uids), then userdel -r them."""
+    uids = set()
+    for name in names:
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+    for pid in processes_of(uids):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for name in names:
+        if name in {p.pw_name for p in pwd.getpwall()}:
+            subprocess.run(["userdel", "--remove", name], capture_output=True, check=False)
+
+
+def wait_for(url, process, log, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the hub exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not up after {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def hub():
+    require_root()
+    require_command("node", "configurable-http-proxy runs on Node.js; `make hub` installs it")
+    require_command("bwrap", "the grader runs every student kernel in a bubblewrap sandbox")
+    assert (ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists(), \
+        "run `make hub` or `npm ci --prefix hub` (the proxy is installed locally)"
+    accounts = [STUDENT, OTHER, INSTRUCTOR, GRADER]
+    remove_accounts(accounts)  # left over by an interrupted run
+    base = pathlib.Path(tempfile.mkdtemp(prefix="convclinic-hub-"))
+    base.chmod(0o755)
+    (base / "students.txt").write_text(f"# the class\n{STUDENT}\n{OTHER}\n")
+    ports = {name: harness.free_port() for name in ("PORT", "API_PORT", "PROXY_API_PORT", "GRADER_PORT")}
+    env = dict(os.environ, HUB_STUDENTS=str(base / "students.txt"), HUB_INSTRUCTORS=INSTRUCTOR,
+               HUB_COURSE=COURSE, HUB_EXCHANGE=str(base / "exchange"), HUB_STATE=str(base / "state"),
+               HUB_OPEN_PATH="1", HUB_SERVER_ARGS="--LabApp.expose_app_in_browser=True",
+               **{f"HUB_{name}": str(port) for name, port in ports.items()})
+    log = base / "start.log"
+    started = time.monotonic()
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, str(ROOT / "hub" / "start.py")], env=env, cwd=ROOT,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{ports['PORT']}"
+    try:
+        wait_for(f"{url}/hub/api/", process, log)
+        passwords = dict(csv.reader((base / "state" / "passwords.csv").open()))
+        course = pathlib.Path(pwd.getpwnam(GRADER).pw_dir) / "course"
+        yield {"url": url, "base": base, "course": course, "exchange": base / "exchange" / COURSE,
+               "passwords": passwords, "log": log, "started": started,
+               "config": str(base / "state" / "jupyter")}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        remove_accounts(accounts)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def released(hub):
+    """The course account generates and releases 01-channel-axis into the exchange."""
+    for step in ("generate_assignment", "release_assignment"):
+        as_user(GRADER, [str(BIN / "nbgrader"), step, ASSIGNMENT], cwd=hub["course"])
+    assert (hub["exchange"] / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
+    return hub
+
+
+def log_in(page, hub, account):
+    page.goto(f"{hub['url']}/hub/login")
+    page.fill("#username_input", account)
+    page.fill("#password_input", hub["passwords"][account])
+    page.click("#login_submit")
+
+
+def open_lab(page, hub, account):
+    log_in(page, hub, account)
+    page.wait_for_url(re.compile(rf"/user/{account}/lab"), timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=120_000)
+    page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=60_000)
+
+
+def answer_text():
+    master = grading.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK)
+    return grading.answers_of(master)[ANSWER_ID]
+
+
+def write_answer(page, path, text):
+    """Open the fetched notebook, put the cursor in part 1's answer cell, replace its text as
+    typed (insert_text: no auto-indent), and save (Ctrl+S)."""
+    page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    page.wait_for_function(
+        """path => { const w = window.jupyterapp.shell.currentWidget;
+                     return w && w.context && w.context.path === path && w.content.widgets.length > 0; }""",
+        arg=path, timeout=60_000)
+    index = page.evaluate(
+        """id => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+                   const i = cells.findIndex(c => ((c.model.getMetadata('nbgrader') || {}).grade_id) === id);
+                   window.jupyterapp.shell.currentWidget.content.activeCellIndex = i;
+                   cells[i].node.scrollIntoView(); return i; }""", ANSWER_ID)
+    assert index >= 0
+    editor = page.locator(".jp-NotebookPanel:visible .jp-Cell").nth(index).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Control+S")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty",
+                           timeout=30_000)
+
+
+def assignments_tab(page):
+    page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
+    return page.locator("#released_assignments_list")
+
+
+def row_button(page, listing, name):
+    row = page.locator(f"#{listing} .list_item").filter(has_text=ASSIGNMENT).first
+    row.wait_for(timeout=60_000)
+    return row.get_by_role("button", name=name, exact=True)
+
+
+def test_student_fetches_edits_and_submits_in_the_browser(released, new_page):
+    hub = released
+    page = new_page()
+    open_lab(page, hub, STUDENT)
+    assignments_tab(page)
+    row_button(page, "released_assignments_list", "Fetch").click()
+    fetched = pathlib.Path(pwd.getpwnam(STUDENT).pw_dir) / ASSIGNMENT / NOTEBOOK
+    row_button(page, "fetched_assignments_list", "Submit").wait_for(timeout=60_000)
+    assert fetched.is_file() and fetched.stat().st_uid == pwd.getpwnam(STUDENT).pw_uid
+
+    write_answer(page, f"{ASSIGNMENT}/{NOTEBOOK}", answer_text())
+    saved = nbformat.read(str(fetched), as_version=4)
+    cell = next(c for c in saved.cells if c.metadata.get("nbgrader", {}).get("grade_id") == ANSWER_ID)
+    assert cell.source.strip() == answer_text().strip()
+
+    assignments_tab(page)
+    row_button(page, "fetched_assignments_list", "Submit").click()
+    page.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT).first.wait_for(
+        timeout=60_000)
+    submissions = [p for p in (hub["exchange"] / "inbound").iterdir() if p.name.startswith(f"{STUDENT}+")]
+    assert len(submissions) == 1, submissions
+    copy = nbformat.read(str(submissions[0] / NOTEBOOK), as_version=4)
+    assert answer_text().strip() in {c.source.strip() for c in copy.cells}
+    hub["submission"] = submissions[0]
+
+
+def test_another_student_cannot_read_the_submission(released):
+    hub = released
+    submission = hub.get("submission")
+    assert submission is not None, "the browser test did not submit"
+    inbound = hub["exchange"] / "inbound"
+    listing = as_user(OTHER, ["ls", str(inbound)], check=False)
+    assert listing.returncode != 0 and "Permission denied" in listing.stderr
+    # even with the exact (random) name, which only root knows here
+    for command in (["cat", str(submission / NOTEBOOK)], ["ls", str(submission)]):
+        done = as_user(OTHER, command, check=False)
+        assert done.returncode != 0 and "Permission denied" in done.stderr, command
+    # their own home is closed too (the fetched and edited notebook)
+    done = as_user(OTHER, ["cat", str(pathlib.Path(pwd.getpwnam(STUDENT).pw_dir) / ASSIGNMENT / NOTEBOOK)],
+                   check=False)
+    assert done.returncode != 0 and "Permission denied" in done.stderr
+    # inbound is writable, not listable (nbgrader's 2733); each submission's folder 0770 with the
+    # course account's group (hub/start.py's PrivateSubmit), which collects through it
+    assert os.stat(inbound).st_mode & 0o7777 == 0o2733
+    assert os.stat(submission).st_mode & 0o7777 == 0o770
+    assert os.stat(submission).st_gid == pwd.getpwnam(GRADER).pw_gid
+
+
+def test_instructor_collects_grades_releases_and_student_fetches_feedback(released):
+    hub = released
+    assert hub.get("submission") is not None, "the browser test did not submit"
+    course = hub["course"]
+    as_user(GRADER, [str(BIN / "nbgrader"), "collect", ASSIGNMENT], cwd=course)
+    assert (course / "submitted" / STUDENT / ASSIGNMENT / NOTEBOOK).is_file()
+    out = pathlib.Path(pwd.getpwnam(GRADER).pw_dir) / "graded"
+    graded = as_user(GRADER, [str(BIN / "convclinic"), "grade", "--course", str(course), "--out", str(out),
+                              "--assignment", ASSIGNMENT, "--workers", "1", "--timeout", "60"], cwd=course)
+    assert STUDENT in graded.stdout
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [row["student_id"] for row in rows] == [STUDENT]
+    score = float(rows[0]["score"])
+    assert 0 < score < matrix.FULL, rows  # part 1 right, the parts left as stubs wrong
+    as_user(GRADER, [str(BIN / "convclinic"), "feedback", "--course", str(course)], cwd=course)
+    as_user(GRADER, [str(BIN / "nbgrader"), "release_feedback", ASSIGNMENT], cwd=course)
+
+    home = pathlib.Path(pwd.getpwnam(STUDENT).pw_dir)
+    as_user(STUDENT, [str(BIN / "nbgrader"), "fetch_feedback", ASSIGNMENT], cwd=home,
+            JUPYTER_CONFIG_PATH=hub["config"])
+    pages = sorted((home / ASSIGNMENT / "feedback").rglob("*.html"))
+    assert len(pages) == 1, pages
+    # the notebook's total: the autograded score out of every point (the explanation's included)
+    assert re.search(rf"\(Score: {score} / {float(matrix.FULL + 1)}\)", pages[0].read_text())
+    # the other student fetches nothing of it
+    other = pathlib.Path(pwd.getpwnam(OTHER).pw_dir)
+    as_user(OTHER, [str(BIN / "nbgrader"), "fetch_feedback", ASSIGNMENT], cwd=other, check=False,
+            JUPYTER_CONFIG_PATH=hub["config"])
+    assert not list(other.rglob("*.html"))
+
+
+def test_formgrader_is_the_instructors_not_the_students(released, new_page):
+    hub = released
+    page = new_page()
+    log_in(page, hub, INSTRUCTOR)
+    page.wait_for_url(re.compile(rf"/user/{INSTRUCTOR}/"), timeout=120_000)
+    page.goto(f"{hub['url']}/services/{COURSE}/formgrader")
+    # formgrader's Manage Assignments table, drawn by its script from the course's gradebook
+    page.locator("#main-table").get_by_text(ASSIGNMENT, exact=True).first.wait_for(timeout=60_000)
+
+    student = new_page()
+    log_in(student, hub, OTHER)
+    student.wait_for_url(re.compile(rf"/user/{OTHER}/"), timeout=120_000)
+    response = student.goto(f"{hub['url']}/services/{COURSE}/formgrader")
+    assert response.status == 403, (response.status, student.url)
+    assert ASSIGNMENT not in student.content()
