@@ -19,8 +19,10 @@ export TF_ENABLE_ONEDNN_OPTS ?= 1
 export PYTHONHASHSEED ?= 0
 PORT ?= 8888
 # Debian packages the tests need: a browser for the browser tests, bubblewrap for the grader's
-# sandbox, graphviz for keras.utils.plot_model (lesson 06).
-APT_PACKAGES := chromium bubblewrap graphviz
+# sandbox, graphviz for keras.utils.plot_model (lesson 06), postgresql for the gradebook on a
+# database server (tests/grading/test_postgres.py; Debian keeps initdb off PATH, in
+# /usr/lib/postgresql/<version>/bin, so it is looked for there).
+APT_PACKAGES := chromium bubblewrap graphviz postgresql
 APT_COMMANDS := chromium bwrap dot
 
 .PHONY: help lab test test-fast lint bench release grade formgrader handouts playground system-deps clean
@@ -44,8 +46,9 @@ $(TEST_STAMP): $(STAMP) $(NBGRADER_VENV_CONFIG) requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	@touch $(TEST_STAMP)
 
-system-deps: ## install Debian packages the tests need (chromium, bubblewrap) when root
+system-deps: ## install Debian packages the tests need (chromium, bubblewrap, postgresql) when root
 	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing initdb"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Debian packages: $(APT_PACKAGES)"; \

@@ -73,6 +73,9 @@ def build_parser():
     grade.add_argument("--out", required=True, metavar="OUT", help="output folder (created if missing)")
     grade.add_argument("--course", metavar="DIR",
                        help="grade into this nbgrader course folder (default: OUT/course)")
+    grade.add_argument("--db-url", metavar="URL",
+                       help="the course gradebook's database, e.g. postgresql://USER@HOST:5432/DB "
+                            "(default: the course's c.CourseDirectory.db_url, else its gradebook.db)")
     grade.add_argument("--assignment", metavar="NAME",
                        help="grade only this assignment (default: every assignment found)")
     grade.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
@@ -166,7 +169,7 @@ def _export_command(args):
         rows, pending = export(args.course, args.out, args.roster, args.form)
     except ExportError as error:
         print(f"convclinic export: error: {error}", file=sys.stderr)
-        return 2
+        return 2 if error.usage else 1
     print(f"{len(rows)} row(s) written to {args.out} ({args.form}); {len(pending)} await manual grading")
     if pending and args.form != "csv":
         print("left blank until graded in formgrader: "
@@ -235,6 +238,7 @@ def main(argv=None):
         for path in written or []:
             print(f"released {shown(path)}")
         return 0
+    from convclinic.grading.database import DatabaseError
     from convclinic.grading.pipeline import GraderError, Options, UsageError, grade
 
     options = Options(submissions=args.submissions, out=args.out, assignment=args.assignment,
@@ -252,16 +256,16 @@ def main(argv=None):
         print(f"convclinic grade: error: {error}", file=sys.stderr)
         return 2
     options.pattern, options.roster = args.pattern, args.roster
-    options.course = args.course
+    options.course, options.db_url = args.course, args.db_url
     if not args.submissions and not args.course:
         print("convclinic grade: error: give SUBMISSIONS, or --course DIR to grade its submitted/",
               file=sys.stderr)
         return 2
     try:
         grade(options)
-    except GraderError as error:
+    except (GraderError, DatabaseError) as error:
         print(f"convclinic grade: error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, UsageError) else 1
+        return 2 if isinstance(error, UsageError) or getattr(error, "usage", False) else 1
     except KeyboardInterrupt:
         print("convclinic grade: interrupted; run the same command again to finish "
               "(students already graded are kept)", file=sys.stderr)

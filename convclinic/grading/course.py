@@ -34,6 +34,7 @@ import shutil
 
 import nbformat
 
+from convclinic.grading.database import settings, sqlite_url
 from convclinic.grading.files import atomic_write
 from convclinic.grading.submissions import tree_digest
 
@@ -68,18 +69,6 @@ def course_root(out, course=None):
     return os.path.abspath(course) if course else os.path.join(os.path.abspath(out), COURSE)
 
 
-def settings(root):
-    """(config, db_url, course_id or None) of the course at ``root``, from its nbgrader_config.py."""
-    from convclinic.grading.nbgrader_setup import load_course_config
-
-    config = load_course_config(os.path.join(root, "nbgrader_config.py"))
-    config.CourseDirectory.root = root
-    course = config.CourseDirectory
-    db_url = course.get("db_url") or "sqlite:///" + os.path.join(root, "gradebook.db")
-    course.db_url = db_url
-    return config, db_url, course.get("course_id")
-
-
 def course_path(root, step, student, assignment):
     """``<step>/<student>/<assignment>`` of the course at ``root`` (step: source, release,
     submitted, autograded, feedback), as nbgrader's CourseDirectory formats it."""
@@ -111,14 +100,15 @@ def _replace_tree(source, final, names=None):
     os.rename(temporary, final)
 
 
-def prepare_course(root, master_course, assignments, course_id):
-    """Make ``root`` an nbgrader course: its config when missing, the masters in ``source/``
-    and the releases in ``release/`` when missing. Never rewrites the instructor's files."""
+def prepare_course(root, master_course, assignments, course_id, db_url=None):
+    """Make ``root`` an nbgrader course: its config when missing (gradebook at ``db_url``, default
+    ``root/gradebook.db``), the masters in ``source/`` and the releases in ``release/`` when
+    missing. Never rewrites the instructor's files."""
     os.makedirs(root, exist_ok=True)
     config_path = os.path.join(root, "nbgrader_config.py")
     if not os.path.exists(config_path):
         atomic_write(config_path, CONFIG_TEMPLATE.format(
-            root=root, course_id=course_id, db_url="sqlite:///" + os.path.join(root, "gradebook.db")))
+            root=root, course_id=course_id, db_url=db_url or sqlite_url(root)))
     for step in ("source", "release"):
         for assignment in assignments:
             target = course_path(root, step, ".", assignment)
@@ -238,12 +228,14 @@ def _import_submission(db_url, course_id, entry, folder):
         gradebook.db.commit()
 
 
-def sync_course(out, entries, master_course, assignments, course=None):
-    """Build or update the course (``OUT/course`` or ``course``) from the journal ``entries``.
+def sync_course(out, entries, master_course, assignments, course=None, db_url=None):
+    """Build or update the course (``OUT/course`` or ``course``) from the journal ``entries``
+    (``db_url``: the gradebook of a course created now). Idempotent: run again after a failure
+    (:func:`convclinic.grading.database.patiently`), it finishes the work.
 
     Returns {(student, assignment): deadline info} (:func:`convclinic.grading.deadlines.apply_deadlines`).
     """
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, SubmittedAssignment
 
     from convclinic.grading.deadlines import apply_deadlines
     from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
@@ -251,22 +243,23 @@ def sync_course(out, entries, master_course, assignments, course=None):
     silence_gradebook_warnings()
     root = course_root(out, course)
     master_db = "sqlite:///" + os.path.join(master_course, "gradebook.db")
-    prepare_course(root, master_course, assignments, _course_id(master_db, assignments))
+    prepare_course(root, master_course, assignments, _course_id(master_db, assignments), db_url)
     config, db_url, course_id = settings(root)
     course_id = course_id or "default_course"
     record_path = os.path.join(root, RECORD)
-    record = {}
-    database = db_url.removeprefix("sqlite:///")
-    if os.path.exists(record_path) and (not db_url.startswith("sqlite:///") or os.path.exists(database)):
-        try:
-            with open(record_path) as handle:
-                record = json.load(handle)
-        except ValueError:
-            record = {}
+    try:
+        with open(record_path) as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        record = {}
     with Gradebook(db_url, course_id) as gradebook:
         _copy_definitions(master_db, gradebook, assignments)
         for entry in entries:
             gradebook.update_or_create_student(entry["student_id"])
+        present = {f"{row.assignment.name}/{row.student.id}" for row in gradebook.db.query(SubmittedAssignment)}
+    # a submission the gradebook lacks is imported again (a new or restored database, an import
+    # cut short by a lost connection): the journal, not the record, is the truth
+    record = {key: digest for key, digest in record.items() if key in present}
     for entry in sorted(entries, key=lambda e: (e["assignment"], e["student_id"])):
         key = f"{entry['assignment']}/{entry['student_id']}"
         folder = autograded_folder(out, entry["student_id"], entry["assignment"], course)

@@ -25,6 +25,7 @@ import io
 import os
 
 from convclinic.grading.course import course_path, settings
+from convclinic.grading.database import DatabaseError, connect
 from convclinic.grading.files import atomic_write
 
 FORMATS = ("csv", "canvas", "moodle")
@@ -37,7 +38,12 @@ MOODLE_FIXED = ["ID number", "Email address"]
 
 
 class ExportError(Exception):
-    """Bad input (no course, a malformed roster): one line, exit 2."""
+    """Bad input (no course, a malformed roster): one line, exit 2; ``usage`` False (the
+    gradebook's server cannot be reached): exit 1."""
+
+    def __init__(self, message, usage=True):
+        super().__init__(message)
+        self.usage = usage
 
 
 def read_roster(path):
@@ -99,6 +105,10 @@ def open_course(course):
         raise ExportError(f"no nbgrader course at {root} (no nbgrader_config.py): pass --course DIR, "
                           "the course folder `convclinic grade` wrote (default OUT/course)")
     _, db_url, course_id = settings(root)
+    try:
+        connect(db_url)
+    except DatabaseError as error:
+        raise ExportError(str(error), usage=False) from error
     return db_url, course_id or "default_course"
 
 

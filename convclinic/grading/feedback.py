@@ -37,23 +37,19 @@ class FeedbackError(Exception):
 
 
 def course_settings(course_dir):
-    """(config, db_url, course_id) of an nbgrader course folder written by ``convclinic grade``."""
-    from convclinic.grading.nbgrader_setup import load_course_config
+    """(config, db_url, course_id) of an nbgrader course folder written by ``convclinic grade``
+    (its gradebook: SQLite or a server, :mod:`convclinic.grading.database`)."""
+    from convclinic.grading.database import settings
 
     course_dir = os.path.abspath(course_dir)
-    config_path = os.path.join(course_dir, "nbgrader_config.py")
-    if not os.path.isfile(config_path):
+    if not os.path.isfile(os.path.join(course_dir, "nbgrader_config.py")):
         raise FeedbackError(f"no nbgrader course at {course_dir} (no nbgrader_config.py): "
                             "run `convclinic grade` first", usage=True)
-    config = load_course_config(config_path)
-    course = config.CourseDirectory
-    course.root = course_dir
-    db_url = course.get("db_url") or "sqlite:///" + os.path.join(course_dir, "gradebook.db")
-    course.db_url = db_url
+    config, db_url, course_id = settings(course_dir)
     if db_url.startswith("sqlite:///") and not os.path.isfile(db_url[len("sqlite:///"):]):
         raise FeedbackError(f"no gradebook at {db_url[len('sqlite:///'):]}: run `convclinic grade` first",
                             usage=True)
-    return config, db_url, course.get("course_id") or "default_course"
+    return config, db_url, course_id or "default_course"
 
 
 def hidden_lines_from_gradebook(gradebook, assignment):
@@ -152,10 +148,15 @@ def _bookkeeping(coursedir, assignment, student, folder):
 
 def generate(course_dir, assignment=None, students=(), zip_dir=None, say=print):
     """Write every chosen student's feedback pages; return {(assignment, student): [html paths]}."""
+    from convclinic.grading.database import DatabaseError, connect
     from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
 
     silence_gradebook_warnings()
     config, db_url, course_id = course_settings(course_dir)
+    try:
+        connect(db_url)
+    except DatabaseError as error:
+        raise FeedbackError(str(error)) from error
     work = plan(db_url, course_id, assignment, tuple(students))
     if not work:
         raise FeedbackError("no graded submission in the gradebook"

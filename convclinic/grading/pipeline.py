@@ -71,6 +71,7 @@ class Options:
     roster: str | None = None  # --roster: CSV mapping LMS ids to student ids
     students: tuple = ()  # --student: re-grade only these, leave everyone else untouched
     releases: str = os.path.join(ROOT, "exercises")  # releases handed out (.release-checksums.json)
+    db_url: str | None = None  # --db-url: the course gradebook's database (convclinic.grading.database)
 
 
 def _say(options, message):
@@ -237,6 +238,7 @@ def _publish(out, result_dir, entry, course=None):
 def grade(options):
     """Run a grading batch; return the list of journal entries (one per grades.csv row)."""
     from convclinic.grading import course as course_model
+    from convclinic.grading import database
     from convclinic.grading.course import sync_course
     from convclinic.grading.regrade import known_releases, restore_reviews, save_reviews
     from convclinic.grading.sandbox import SandboxError, check_sandbox
@@ -252,6 +254,7 @@ def grade(options):
         raise GraderError(f"submissions not found: {submissions_path}")
     if os.path.commonpath([out, submissions_path]) == submissions_path and os.path.isdir(submissions_path):
         raise GraderError("--out must not be inside the submissions folder (submissions are never written to)")
+    options.db_url = database.course_url(the_course, options.db_url)  # DatabaseError: a clear line
     try:
         check_sandbox()
     except SandboxError as error:
@@ -351,14 +354,15 @@ def grade(options):
         }
         shutil.rmtree(settings["work_root"], ignore_errors=True)
         os.makedirs(os.path.join(results), exist_ok=True)
-        save_reviews(the_course, state, [(job["assignment"], job["student_id"]) for job in jobs])
+        database.patiently(options.db_url, lambda: save_reviews(the_course, state, [(job["assignment"], job["student_id"]) for job in jobs]), "saving the manual grades")
         _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes)
         shutil.rmtree(settings["work_root"], ignore_errors=True)
     write_outputs(out, list(entries.values()), layout_notes)
     _say(options, f"Merging into the nbgrader course {the_course} (gradebook for manual grading)...")
     try:
-        deadlines = sync_course(out, [e for e in entries.values() if not e.get("intake")], master_course, assignments, options.course)
-        restored, dropped = restore_reviews(the_course, state)
+        deadlines, (restored, dropped) = database.patiently(options.db_url, lambda: (sync_course(
+            out, [e for e in entries.values() if not e.get("intake")], master_course, assignments, options.course,
+            options.db_url), restore_reviews(the_course, state)))
     except Exception as error:  # noqa: BLE001 - the grades are written; say what failed
         raise GraderError(f"grades.csv, report.md and feedback are written, but merging into the nbgrader "
                           f"course {the_course} failed ({error.__class__.__name__}: {error}); run the same "
