@@ -154,7 +154,7 @@ def write_server_config(hub):
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {hub.course!r}\n"
         f"c.Exchange.root = {str(hub.exchange)!r}\n" + PRIVATE_SUBMIT)
-    hidden = ["nbgrader:formgrader", "nbgrader:create-assignment", "nbgrader:course-list"]
+    hidden = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list")]
     (folder / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {name: True for name in hidden}}, indent=1))
     (folder / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {

@@ -10,8 +10,8 @@ HUB_STATE/passwords.csv), a temporary exchange and a course id of its own. Then:
 - the second student's account can neither list the exchange's inbound folder nor read the
   first student's submission even by its exact path (runuser -u ... ls / cat);
 - the course account collects (``nbgrader collect``), grades (``convclinic grade --course``),
-  writes feedback (``convclinic feedback``) and releases it; the student fetches it
-  (``nbgrader fetch_feedback`` as their Unix user) and the page shows their score;
+  writes feedback (``convclinic feedback``) and releases it; the student clicks Fetch Feedback
+  in the Assignments tab and the page their server serves shows their score;
 - formgrader (the course's hub service) answers the instructor and refuses a student.
 Teardown stops the hub (which stops every server) and deletes the accounts it made.
 """
@@ -176,8 +176,10 @@ def open_lab(page, hub, account):
 
 
 def answer_text():
+    """Part 1's answer as a student writes it: the master's, without nbgrader's solution markers."""
     master = grading.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK)
-    return grading.answers_of(master)[ANSWER_ID]
+    lines = grading.answers_of(master)[ANSWER_ID].splitlines()
+    return "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
 
 
 def write_answer(page, path, text):
@@ -218,6 +220,10 @@ def test_student_fetches_edits_and_submits_in_the_browser(released, new_page):
     hub = released
     page = new_page()
     open_lab(page, hub, STUDENT)
+    # a student's JupyterLab has the Assignments tab, not formgrader nor Create Assignment
+    commands = page.evaluate("() => window.jupyterapp.commands.listCommands()")
+    assert "nbgrader:open-assignment-list" in commands
+    assert "nbgrader:open-formgrader" not in commands and "nbgrader:open-create-assignment" not in commands
     assignments_tab(page)
     row_button(page, "released_assignments_list", "Fetch").click()
     fetched = pathlib.Path(pwd.getpwnam(STUDENT).pw_dir) / ASSIGNMENT / NOTEBOOK
@@ -262,7 +268,7 @@ def test_another_student_cannot_read_the_submission(released):
     assert os.stat(submission).st_gid == pwd.getpwnam(GRADER).pw_gid
 
 
-def test_instructor_collects_grades_releases_and_student_fetches_feedback(released):
+def test_instructor_collects_grades_and_releases_feedback(released):
     hub = released
     assert hub.get("submission") is not None, "the browser test did not submit"
     course = hub["course"]
@@ -277,20 +283,44 @@ def test_instructor_collects_grades_releases_and_student_fetches_feedback(releas
     score = float(rows[0]["score"])
     assert 0 < score < matrix.FULL, rows  # part 1 right, the parts left as stubs wrong
     as_user(GRADER, [str(BIN / "convclinic"), "feedback", "--course", str(course)], cwd=course)
-    as_user(GRADER, [str(BIN / "nbgrader"), "release_feedback", ASSIGNMENT], cwd=course)
+    released_feedback = as_user(GRADER, [str(BIN / "nbgrader"), "release_feedback", ASSIGNMENT], cwd=course)
+    assert f"Releasing feedback for student '{STUDENT}'" in released_feedback.stderr
+    hub["score"] = score
 
+
+def test_student_fetches_feedback_in_the_assignments_tab(released, new_page):
+    hub = released
+    score = hub.get("score")
+    assert score is not None, "the instructor's test did not release feedback"
+    page = new_page()
+    open_lab(page, hub, STUDENT)
+    assignments_tab(page)
+    row = page.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT).first
+    # (the row's own line says so; its details are folded)
+    row.get_by_text("feedback available to fetch").wait_for(state="attached", timeout=60_000)
+    row.get_by_role("button", name="Fetch Feedback", exact=True).click()
+    row.get_by_text("(view feedback)").wait_for(state="attached", timeout=60_000)
     home = pathlib.Path(pwd.getpwnam(STUDENT).pw_dir)
-    as_user(STUDENT, [str(BIN / "nbgrader"), "fetch_feedback", ASSIGNMENT], cwd=home,
-            JUPYTER_CONFIG_PATH=hub["config"])
     pages = sorted((home / ASSIGNMENT / "feedback").rglob("*.html"))
     assert len(pages) == 1, pages
+    # the page as the student's server serves it to the student
+    page.goto(f"{hub['url']}/user/{STUDENT}/files/{pages[0].relative_to(home).as_posix()}")
+    shown = harness.normalize(page.locator("body").inner_text())
     # the notebook's total: the autograded score out of every point (the explanation's included)
-    assert re.search(rf"\(Score: {score} / {float(matrix.FULL + 1)}\)", pages[0].read_text())
+    assert f"(Score: {score} / {float(matrix.FULL + 1)})" in shown, shown[:500]
     # the other student fetches nothing of it
     other = pathlib.Path(pwd.getpwnam(OTHER).pw_dir)
     as_user(OTHER, [str(BIN / "nbgrader"), "fetch_feedback", ASSIGNMENT], cwd=other, check=False,
             JUPYTER_CONFIG_PATH=hub["config"])
     assert not list(other.rglob("*.html"))
+
+
+def test_make_hub_says_why_it_needs_root(hub):
+    """Not root: a clear message, nothing created (``make hub`` runs this same script)."""
+    done = subprocess.run([shutil.which("runuser"), "-u", "nobody", "--", sys.executable, str(ROOT / "hub" / "start.py"),
+                           "--setup-only"], env={**ENV, "HUB_STUDENTS": "someone"}, capture_output=True,
+                          text=True, cwd="/", timeout=60)
+    assert done.returncode == 1 and "make hub needs root" in done.stderr, done.stderr
 
 
 def test_formgrader_is_the_instructors_not_the_students(released, new_page):
