@@ -169,6 +169,10 @@ def setup(hub):
         sys.exit(NOT_ROOT)
     if hub.problems():
         sys.exit("hub: " + "; ".join(hub.problems()))
+    if hub.auth == "shared" and (len(os.environ.get("HUB_PASSWORD", "")) < 8
+                                 or len(os.environ.get("HUB_ADMIN_PASSWORD", "")) < 32):
+        sys.exit("hub: HUB_AUTH=shared needs HUB_PASSWORD (8 characters or more, the room's) and "
+                 "HUB_ADMIN_PASSWORD (32 or more, the instructors')")
     if not (HUB_DIR / "node_modules" / ".bin" / "configurable-http-proxy").exists():
         sys.exit("hub: configurable-http-proxy missing: run `npm ci --prefix hub` (make hub does)")
     interpreter = pathlib.Path(os.path.realpath(BIN / "python")).parent

@@ -24,6 +24,7 @@ import os
 import pathlib
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -109,25 +110,38 @@ def wait_for(url, process, log, timeout=120):
     raise AssertionError(f"{url} not up after {timeout} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def hub():
+def stop(process):
+    """SIGTERM to start.py (it passes it to jupyterhub, which stops every server and the proxy)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_hub(students, instructor, course, **env):
+    """``python hub/start.py`` as `make hub` runs it, on free loopback ports, in a temporary
+    exchange and state; the accounts it makes are deleted afterwards."""
     require_root()
     require_command("node", "configurable-http-proxy runs on Node.js; `make hub` installs it")
-    require_command("bwrap", "the grader runs every student kernel in a bubblewrap sandbox")
     assert (ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists(), \
         "run `make hub` or `npm ci --prefix hub` (the proxy is installed locally)"
-    accounts = [STUDENT, OTHER, INSTRUCTOR, GRADER]
+    accounts = [*students, instructor, f"grader-{course}"]
     remove_accounts(accounts)  # left over by an interrupted run
     base = pathlib.Path(tempfile.mkdtemp(prefix="convclinic-hub-"))
     base.chmod(0o755)
-    (base / "students.txt").write_text(f"# the class\n{STUDENT}\n{OTHER}\n")
+    (base / "students.txt").write_text("# the class\n" + "".join(f"{name}\n" for name in students))
     ports = {name: harness.free_port() for name in ("PORT", "API_PORT", "PROXY_API_PORT", "GRADER_PORT")}
-    env = dict(os.environ, HUB_STUDENTS=str(base / "students.txt"), HUB_INSTRUCTORS=INSTRUCTOR,
-               HUB_COURSE=COURSE, HUB_EXCHANGE=str(base / "exchange"), HUB_STATE=str(base / "state"),
+    env = dict(os.environ, HUB_STUDENTS=str(base / "students.txt"), HUB_INSTRUCTORS=instructor,
+               HUB_COURSE=course, HUB_EXCHANGE=str(base / "exchange"), HUB_STATE=str(base / "state"),
                HUB_OPEN_PATH="1", HUB_SERVER_ARGS="--LabApp.expose_app_in_browser=True",
-               **{f"HUB_{name}": str(port) for name, port in ports.items()})
+               **{f"HUB_{name}": str(port) for name, port in ports.items()}, **env)
     log = base / "start.log"
-    started = time.monotonic()
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, str(ROOT / "hub" / "start.py")], env=env, cwd=ROOT,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -135,21 +149,20 @@ def hub():
     try:
         wait_for(f"{url}/hub/api/", process, log)
         passwords = dict(csv.reader((base / "state" / "passwords.csv").open()))
-        course = pathlib.Path(pwd.getpwnam(GRADER).pw_dir) / "course"
-        yield {"url": url, "base": base, "course": course, "exchange": base / "exchange" / COURSE,
-               "passwords": passwords, "log": log, "started": started,
-               "config": str(base / "state" / "jupyter")}
+        yield {"url": url, "base": base, "exchange": base / "exchange" / course, "passwords": passwords,
+               "log": log, "process": process, "config": str(base / "state" / "jupyter")}
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
         remove_accounts(accounts)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hub():
+    require_command("bwrap", "the grader runs every student kernel in a bubblewrap sandbox")
+    with running_hub([STUDENT, OTHER], INSTRUCTOR, COURSE) as running:
+        running["course"] = pathlib.Path(pwd.getpwnam(GRADER).pw_dir) / "course"
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +351,34 @@ def test_formgrader_is_the_instructors_not_the_students(released, new_page):
     response = student.goto(f"{hub['url']}/services/{COURSE}/formgrader")
     assert response.status == 403, (response.status, student.url)
     assert ASSIGNMENT not in student.content()
+
+
+def test_stopping_the_hub_stops_every_server(released):
+    """Last of the class's tests: SIGTERM to the hub (Ctrl-C on `make hub`) leaves no process of
+    any account behind (jupyterhub stops the servers it started, the proxy, the service)."""
+    hub = released
+    uids = {pwd.getpwnam(name).pw_uid for name in (STUDENT, OTHER, INSTRUCTOR, GRADER)}
+    assert processes_of(uids), "no server was running"
+    stop(hub["process"])
+    deadline = time.monotonic() + 20
+    while processes_of(uids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert processes_of(uids) == []
+    with pytest.raises(urllib.error.URLError):  # the proxy is gone too
+        urllib.request.urlopen(f"{hub['url']}/hub/api/", timeout=5)
+
+
+def test_workshop_password_logs_in_a_student(new_page):
+    """HUB_AUTH=shared: one room password for the students (JupyterHub's shared-password
+    authenticator), still one Unix account each; a wrong password is refused."""
+    room, admin = secrets.token_urlsafe(12), secrets.token_urlsafe(32)
+    with running_hub(["hubt-wks"], "hubt-wksi", "clinic-hubwks", HUB_AUTH="shared", HUB_PASSWORD=room,
+                     HUB_ADMIN_PASSWORD=admin) as hub:
+        page = new_page()
+        hub["passwords"]["hubt-wks"] = "not-the-room-password"
+        log_in(page, hub, "hubt-wks")
+        page.locator("text=Invalid username or password").wait_for(timeout=30_000)
+        hub["passwords"]["hubt-wks"] = room
+        open_lab(page, hub, "hubt-wks")
+        assert page.evaluate("() => window.jupyterapp.commands.hasCommand('nbgrader:open-assignment-list')")
+        assert processes_of({pwd.getpwnam("hubt-wks").pw_uid}), "no server runs as the student's account"
