@@ -102,6 +102,9 @@ def build_parser():
                             "student_id and file_id (assignment, timestamp optional)")
     grade.add_argument("--roster", metavar="FILE",
                        help="CSV student_id,name,email,lms_id mapping LMS ids to student ids")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 (workers "
+                            "started with `dask worker`; this process still writes every output)")
     grade.add_argument("--quiet", action="store_true", help="print only errors")
     _add_feedback_command(commands)
     _add_export_command(commands)
@@ -257,6 +260,7 @@ def main(argv=None):
         return 2
     options.pattern, options.roster = args.pattern, args.roster
     options.course, options.db_url = args.course, args.db_url
+    options.scheduler = args.scheduler
     if not args.submissions and not args.course:
         print("convclinic grade: error: give SUBMISSIONS, or --course DIR to grade its submitted/",
               file=sys.stderr)

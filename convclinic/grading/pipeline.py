@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 
@@ -39,6 +38,9 @@ import nbformat
 from convclinic.grading import submissions as intake
 from convclinic.grading.files import atomic_copy, atomic_write  # noqa: F401 - re-exported
 from convclinic.grading.rows import _fmt, status_of, write_outputs  # noqa: F401 - re-exported
+from convclinic.grading.worker import environment as _environment
+from convclinic.grading.worker import kernel_threads as _kernel_threads
+from convclinic.grading.worker import use_venv_bin  # noqa: F401 - re-exported
 
 STATE = ".convclinic"
 GRADER_VERSION = "1"
@@ -72,6 +74,7 @@ class Options:
     students: tuple = ()  # --student: re-grade only these, leave everyone else untouched
     releases: str = os.path.join(ROOT, "exercises")  # releases handed out (.release-checksums.json)
     db_url: str | None = None  # --db-url: the course gradebook's database (convclinic.grading.database)
+    scheduler: str | None = None  # --scheduler: a Dask scheduler's address (convclinic.grading.cluster)
 
 
 def _say(options, message):
@@ -85,28 +88,6 @@ def available_assignments(solutions):
                           "or pass --solutions")
     return sorted(name for name in os.listdir(solutions)
                   if os.path.isfile(os.path.join(solutions, name, f"{name}.ipynb")))
-
-
-def use_venv_bin():
-    """Put the venv's bin first on PATH for this process and its subprocesses: nbgrader runs
-    ``alembic`` as a subprocess found on PATH when it creates a gradebook (docs/pitfalls.md)."""
-    binary = os.path.dirname(sys.executable)
-    path = os.environ.get("PATH", "")
-    if path.split(os.pathsep)[:1] != [binary]:
-        os.environ["PATH"] = os.pathsep.join([binary] + [p for p in path.split(os.pathsep) if p != binary])
-
-
-def _environment():
-    """Variables the grader needs: the venv's bin on PATH (nbgrader calls ``alembic``)."""
-    use_venv_bin()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return {"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": os.environ["TF_CPP_MIN_LOG_LEVEL"]}
-
-
-def _kernel_threads(workers):
-    """Threads per student kernel: the cores shared among the workers (at least 1), so that
-    parallel kernels do not fight over the CPU (TensorFlow sizes its pools to every core)."""
-    return str(max(1, (os.cpu_count() or 1) // max(1, workers)))
 
 
 def build_master_course(options, assignments, state):
@@ -392,10 +373,34 @@ def _finish(job, result_dir, journal, entries, out, layout_notes):
     return entry
 
 
+def _failed(job, problem, journal, entries):
+    """Journal a submission the grader itself could not grade (a 'grader error' row)."""
+    entry = {"student_id": job["student_id"], "assignment": job["assignment"], "fingerprint": job["fingerprint"],
+             "state": "grader error", "score": 0.0, "max_score": job["max_score"], "notes": job["notes"],
+             "problems": [problem], "parts": [], "feedback": []}
+    journal.put(entry)
+    entries[(job["student_id"], job["assignment"])] = entry
+
+
+def _show(options, entry):
+    _say(options, f"  {entry['student_id']:<24} {entry['assignment']:<22} {_fmt(entry.get('score')):>5} / "
+                  f"{_fmt(entry.get('max_score')):<5} {status_of(entry)[:90]}")
+
+
 def _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_notes):
-    """Grade ``jobs`` in a process pool; a job whose worker crashed is retried once alone."""
+    """Grade ``jobs`` in a process pool (a Dask cluster with --scheduler); a crashed job is retried alone."""
     from convclinic.grading.worker import grade_job, init_worker
 
+    if options.scheduler:  # a Dask cluster instead of the local pool (convclinic.grading.cluster)
+        from convclinic.grading.cluster import SchedulerError, run_on_cluster
+
+        try:
+            return run_on_cluster(options.scheduler, jobs, settings, lambda text: _say(options, text),
+                                  lambda job, folder: _show(options, _finish(job, folder, journal, entries,
+                                                                             out, layout_notes)),
+                                  lambda job, problem: _failed(job, problem, journal, entries))
+        except SchedulerError as error:
+            raise GraderError(str(error)) from error
     pending = list(jobs)
     for attempt in range(2):
         if not pending:
@@ -414,27 +419,13 @@ def _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_no
                     crashed.append(job)
                     continue
                 except Exception as error:  # noqa: BLE001 - one submission must not stop the batch
-                    entry = {"student_id": job["student_id"], "assignment": job["assignment"],
-                             "fingerprint": job["fingerprint"], "state": "grader error",
-                             "score": 0.0, "max_score": job["max_score"], "notes": job["notes"],
-                             "problems": [f"{error.__class__.__name__}: {error}"], "parts": [], "feedback": []}
-                    journal.put(entry)
-                    entries[(job["student_id"], job["assignment"])] = entry
+                    _failed(job, f"{error.__class__.__name__}: {error}", journal, entries)
                     continue
-                entry = _finish(job, result_dir, journal, entries, out, layout_notes)
-                _say(options, f"  {entry['student_id']:<24} {entry['assignment']:<22} "
-                              f"{_fmt(entry.get('score')):>5} / {_fmt(entry.get('max_score')):<5} "
-                              f"{status_of(entry)[:90]}")
+                _show(options, _finish(job, result_dir, journal, entries, out, layout_notes))
         pending = crashed
         workers = 1
     for job in pending:  # crashed twice: the grader could not handle it, say so
-        entry = {"student_id": job["student_id"], "assignment": job["assignment"],
-                 "fingerprint": job["fingerprint"], "state": "grader error", "score": 0.0,
-                 "max_score": job["max_score"], "notes": job["notes"],
-                 "problems": ["the grading process itself crashed twice on this submission"],
-                 "parts": [], "feedback": []}
-        journal.put(entry)
-        entries[(job["student_id"], job["assignment"])] = entry
+        _failed(job, "the grading process itself crashed twice on this submission", journal, entries)
 
 
 def now():

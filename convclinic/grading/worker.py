@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import time
 
 import nbformat
@@ -37,6 +38,28 @@ def die_with_parent():
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except OSError:
         pass
+
+
+def use_venv_bin():
+    """Put the venv's bin first on PATH for this process and its subprocesses: nbgrader runs
+    ``alembic`` as a subprocess found on PATH when it creates a gradebook (docs/pitfalls.md)."""
+    binary = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[:1] != [binary]:
+        os.environ["PATH"] = os.pathsep.join([binary] + [p for p in path.split(os.pathsep) if p != binary])
+
+
+def environment():
+    """Variables the grader needs: the venv's bin on PATH (nbgrader calls ``alembic``)."""
+    use_venv_bin()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return {"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": os.environ["TF_CPP_MIN_LOG_LEVEL"]}
+
+
+def kernel_threads(workers):
+    """Threads per student kernel: the cores shared among the workers (at least 1), so that
+    parallel kernels do not fight over the CPU (TensorFlow sizes its pools to every core)."""
+    return str(max(1, (os.cpu_count() or 1) // max(1, workers)))
 
 
 def init_worker(settings):
