@@ -169,6 +169,9 @@ def setup(hub):
         sys.exit(NOT_ROOT)
     if hub.problems():
         sys.exit("hub: " + "; ".join(hub.problems()))
+    missing = [name for name in ("useradd", "chpasswd", "userdel") if shutil.which(name) is None]
+    if missing:
+        sys.exit(f"hub: {', '.join(missing)} missing: install Debian's passwd package")
     if hub.auth == "shared" and (len(os.environ.get("HUB_PASSWORD", "")) < 8
                                  or len(os.environ.get("HUB_ADMIN_PASSWORD", "")) < 32):
         sys.exit("hub: HUB_AUTH=shared needs HUB_PASSWORD (8 characters or more, the room's) and "
