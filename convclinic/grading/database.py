@@ -169,7 +169,7 @@ def wait_limit():
 def patiently(url, step, what="merging into the course gradebook"):
     """Run ``step()``; while the server at ``url`` cannot be reached, wait and run it again (the
     steps given are idempotent), for at most ``CONVCLINIC_DB_WAIT`` seconds; then DatabaseError."""
-    deadline = time.monotonic() + wait_limit()
+    deadline, tries = time.monotonic() + wait_limit(), 0
     while True:
         try:
             return step()
@@ -182,7 +182,9 @@ def patiently(url, step, what="merging into the course gradebook"):
                     f"the gradebook database {shown(url)} stayed unreachable for {wait_limit():g} s "
                     f"({reason(lost)}) while {what}; every grade is in the journal and grades.csv: "
                     "run the same command again when the server is back") from error
-            print(f"convclinic: the gradebook database {shown(url)} is unreachable ({reason(lost)}); "
-                  f"waiting for it, {what} again every {RETRY_EVERY} s for at most "
-                  f"{max(0, deadline - time.monotonic()):.0f} s more ({WAIT_VARIABLE})", file=sys.stderr, flush=True)
+            if tries % (60 // RETRY_EVERY) == 0:  # said once a minute, not at every try
+                print(f"convclinic: the gradebook database {shown(url)} is unreachable ({reason(lost)}) while "
+                      f"{what}; waiting for it: trying again every {RETRY_EVERY} s for at most "
+                      f"{max(0, deadline - time.monotonic()):.0f} s more ({WAIT_VARIABLE})", file=sys.stderr, flush=True)
+            tries += 1
             time.sleep(RETRY_EVERY)
