@@ -119,7 +119,8 @@ def _unprivileged_user():
 def throwaway_server():
     """A started cluster in a temporary folder; stopped and removed afterwards, whatever happened."""
     binaries = require_server_bin()
-    folder = tempfile.mkdtemp(prefix="convclinic-pg-")
+    # under root, in /tmp itself: the unprivileged owner must reach it (a private TMPDIR would not do)
+    folder = tempfile.mkdtemp(prefix="convclinic-pg-", dir="/tmp" if os.geteuid() == 0 else None)
     owner = None
     if os.geteuid() == 0:  # initdb and postgres refuse root
         user = _unprivileged_user()
