@@ -1,8 +1,9 @@
-"""Grading throughput: ``convclinic grade`` against plain sequential ``nbgrader autograde``.
+"""Grading throughput: ``convclinic grade`` (local pool and Dask) against plain sequential
+``nbgrader autograde``.
 
 The same 24 submissions of 01-channel-axis (full solutions, correct answers
 written differently, partly wrong ones and unchanged releases, 6 of each) are
-graded twice:
+graded three times, in one run:
 
 - baseline: one plain ``nbgrader autograde 01-channel-axis`` run in a course
   folder configured by the course's ``grader/nbgrader_config.py`` (sequential,
@@ -10,7 +11,17 @@ graded twice:
 - ``convclinic grade SUBMISSIONS --out OUT --assignment 01-channel-axis`` with the
   default number of workers (the CPU count): sandbox check, bubblewrap kernels,
   feedback pages, grades.csv. The masters are generated once beforehand, untimed,
-  as the baseline's ``generate_assignment`` is.
+  as the baseline's ``generate_assignment`` is;
+- ``convclinic grade ... --scheduler tcp://127.0.0.1:PORT`` on a Dask cluster started with
+  the stock commands on loopback: ``dask scheduler`` and two ``dask worker --nthreads 1``
+  (as many grading slots as the local pool has workers on this machine); the workers are
+  started and connected beforehand, untimed; the timed part includes sending the master
+  course and every submission as bytes and the results back.
+
+Per submission, each grading process records its own seconds (``seconds`` in the journal):
+their medians, and the peak memory of each Dask worker's process tree (the nanny, the
+worker, its grading process, the sandboxed kernel) give the capacity model: the cores and
+memory to grade 1,000 students x 6 assignments in 30 minutes.
 
 Both must give identical scores per student (the test cells of 01-channel-axis are
 judged: plain nbgrader judges them inside each kernel, ``convclinic grade`` collects
@@ -21,12 +32,15 @@ Run: ``.venv/bin/python -m benchmarks.run grading``.
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -66,13 +80,13 @@ def baseline(submissions, workdir, students):
     return seconds, scores
 
 
-def convclinic_grade(submissions, workdir, workers=None):
+def convclinic_grade(submissions, workdir, workers=None, extra=()):
     """The grading CLI; returns (seconds, {student: score})."""
     import csv
 
     out = pathlib.Path(workdir) / "out"
     command = [sys.executable, "-m", "convclinic.cli", "grade", str(submissions), "--out", str(out),
-               "--assignment", ASSIGNMENT, "--quiet"]
+               "--assignment", ASSIGNMENT, "--quiet", *extra]
     if workers:
         command += ["--workers", str(workers)]
     environment = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
@@ -86,8 +100,80 @@ def convclinic_grade(submissions, workdir, workers=None):
     return seconds, scores
 
 
+def per_submission_seconds(workdir):
+    """Median seconds one grading process spent on one submission (from the journal)."""
+    import json
+
+    journal = pathlib.Path(workdir) / "out" / ".convclinic" / "journal" / ASSIGNMENT
+    return round(statistics.median(json.loads(path.read_text())["seconds"] for path in journal.glob("*.json")), 2)
+
+
+def tree_rss(pid):
+    """Resident memory (bytes) of a process and all its descendants."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        total = 0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0
+
+
+def dask_grade(submissions, workdir, slots):
+    """``convclinic grade --scheduler`` on ``slots`` stock ``dask worker --nthreads 1`` processes on
+    loopback; returns (seconds, {student: score}, peak MiB of the largest worker's process tree)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.grading.test_dask import dask_cluster
+
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True)
+    with dask_cluster(workdir, workers=slots) as (address, workers):
+        peaks = {worker.pid: 0 for worker in workers}
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.5):
+                for pid in peaks:
+                    peaks[pid] = max(peaks[pid], tree_rss(pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            seconds, scores = convclinic_grade(submissions, workdir, extra=("--scheduler", address))
+        finally:
+            done.set()
+            sampler.join()
+    return seconds, scores, round(max(peaks.values()) / 2**20)
+
+
+def capacity(slot_seconds, memory_mib, students=1000, assignments=6, minutes=30):
+    """Cores (one grading slot each) and memory to grade ``students`` x ``assignments`` in ``minutes``."""
+    submissions = students * assignments
+    slots = math.ceil(submissions * slot_seconds / (minutes * 60))
+    machines = math.ceil(slots / 15)  # 16-core machines: 15 slots, one core for the worker and the OS
+    return {
+        "submissions": submissions, "minutes": minutes, "slot_seconds_per_submission": round(slot_seconds, 2),
+        "cores": slots, "machines_16_cores": machines, "memory_per_slot_mib": memory_mib,
+        "memory_gib": round(slots * memory_mib / 1024, 1),
+        "text": (f"{submissions} submissions in {minutes} min at {slot_seconds:.1f} s of one core each "
+                 f"(measured: wall time x slots / submissions, Dask run) need {slots} cores, e.g. "
+                 f"{machines} machines of 16 cores running `dask worker --nthreads 15`, and "
+                 f"{memory_mib} MiB of RAM per slot (peak of one worker's process tree: nanny, worker, "
+                 f"grading process, sandboxed kernel), {slots * memory_mib / 1024:.1f} GiB in all; the "
+                 "grading process that publishes the results needs one more core and about 1 GiB. Each "
+                 "slot's kernel may grow up to --memory (4096 MiB by default) before the sandbox stops it."),
+    }
+
+
 def run(quick=False):
     count = 8 if quick else 24
+    slots = os.cpu_count() or 2
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as temp:
         submissions = pathlib.Path(temp) / "submissions"
         students = build_submissions(submissions, count)
@@ -96,23 +182,34 @@ def run(quick=False):
         (pathlib.Path(temp) / "nobody").mkdir()
         convclinic_grade(pathlib.Path(temp) / "nobody", pathlib.Path(temp) / "warm")
         ours_seconds, ours = convclinic_grade(submissions, pathlib.Path(temp) / "ours")
+        ours_median = per_submission_seconds(pathlib.Path(temp) / "ours")
+        dask_seconds, on_dask, memory_mib = dask_grade(submissions, pathlib.Path(temp) / "dask", slots)
+        dask_median = per_submission_seconds(pathlib.Path(temp) / "dask")
         base_seconds, base = baseline(submissions, pathlib.Path(temp) / "baseline", students)
     return {
         "submissions": count,
         "assignment": ASSIGNMENT,
-        "workers": os.cpu_count(),
+        "workers": slots,
         "baseline_nbgrader_autograde_sequential_s": round(base_seconds, 1),
         "convclinic_grade_s": round(ours_seconds, 1),
+        "dask_2_workers_loopback_s": round(dask_seconds, 1),
+        "dask_overhead_vs_local_pool": round(dask_seconds / ours_seconds - 1, 3),
+        "median_submission_s_local_pool": ours_median,
+        "median_submission_s_dask": dask_median,
         "speedup": round(base_seconds / ours_seconds, 2),
+        "dask_speedup": round(base_seconds / dask_seconds, 2),
         "required_speedup": 1.7,
         "scores_identical": ours == base,
+        "dask_scores_identical": on_dask == ours,
+        "capacity_model": capacity(dask_seconds * slots / count, memory_mib),
         "scores": dict(sorted(ours.items())),
         "baseline_scores": dict(sorted(base.items())),
         "note": "convclinic grade includes the sandbox check, bubblewrap kernels, judging outside the "
                 "kernel (hidden cases collected after the last cell, verdicts in the workers), feedback "
                 "pages, grades.csv and the merged OUT/course; master generation (generate_assignment) is "
                 "untimed on both sides; the baseline is nbgrader autograde alone (test cells judge in the "
-                "kernel), no sandbox, no feedback",
+                "kernel), no sandbox, no feedback; the Dask run has its scheduler and workers started and "
+                "connected beforehand (untimed), on the same cores as the local pool",
     }
 
 
