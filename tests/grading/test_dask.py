@@ -1,6 +1,10 @@
 """``convclinic grade --scheduler``: a class graded on a real Dask cluster (stock ``dask scheduler``
 and ``dask worker`` processes on loopback) scores as local grading does, and survives a worker
-SIGKILLed mid-batch with every row exactly once."""
+SIGKILLed mid-batch with every row exactly once.
+
+Run as root (as CI is), each worker runs in its own mount namespace where the grading side's
+folders (the submissions, OUT, the masters, the cache of generated courses) are empty: nothing
+reaches a worker but the bytes Dask carries."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import contextlib
 import csv
 import json
 import os
+import pathlib
+import shlex
 import signal
 import socket
 import subprocess
@@ -57,10 +63,27 @@ def stop(process):
     process.wait(timeout=30)
 
 
+def hidden(command, folders):
+    """``command`` in a new mount namespace with an empty tmpfs over each of ``folders`` (as root;
+    as another user, ``command`` itself)."""
+    if os.geteuid() != 0 or not folders:
+        return command
+    mounts = "".join(f"mount -t tmpfs -o size=1m none {shlex.quote(str(folder))} && "
+                     for folder in folders if os.path.isdir(folder))
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", mounts + 'exec "$@"', "sh", *command]
+
+
+def client_folders(*folders):
+    """What a worker must never need: the given folders, the masters and generated-course cache."""
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "convclinic"
+    return [*folders, ROOT / "solutions", ROOT / "exercises", cache]
+
+
 @contextlib.contextmanager
-def dask_cluster(base, workers=2):
+def dask_cluster(base, workers=2, hide=()):
     """``dask scheduler`` and ``workers`` × ``dask worker --nthreads 1`` as an administrator starts
-    them, each worker in its own empty folder (its cwd and --local-directory); all stopped after."""
+    them, each worker in its own empty folder (its cwd and --local-directory) and, as root, with
+    the folders ``hide`` empty in its mount namespace; all stopped after."""
     from distributed import Client
 
     address = f"tcp://127.0.0.1:{free_port()}"
@@ -73,9 +96,9 @@ def dask_cluster(base, workers=2):
         for number in range(workers):
             home = base / f"worker-{number}"
             home.mkdir()
-            processes.append(subprocess.Popen(
+            processes.append(subprocess.Popen(hidden(
                 [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--local-directory",
-                 str(home / "local"), "--no-dashboard", "--name", f"worker-{number}"],
+                 str(home / "local"), "--no-dashboard", "--name", f"worker-{number}"], hide),
                 cwd=home, stdout=log, stderr=log, start_new_session=True))
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(workers, timeout=120)
@@ -108,9 +131,16 @@ def journal_entries(out):
 
 
 def test_a_class_graded_on_two_dask_workers_scores_as_local_grading(a_class, tmp_path):
+    from distributed import Client
+
     submissions, local = a_class
-    out = tmp_path / "out"
-    with dask_cluster(tmp_path) as (address, _):
+    (tmp_path / "client").mkdir()
+    out = tmp_path / "client" / "out"
+    with dask_cluster(tmp_path, hide=client_folders(submissions.parent, tmp_path / "client")) as (address, _):
+        if os.geteuid() == 0:  # the workers see none of the grading side's files
+            with Client(address, timeout="60s") as client:
+                seen = client.run(lambda: [os.path.exists(submissions), os.listdir(ROOT / "solutions")])
+            assert list(seen.values()) == [[False, []], [False, []]], seen
         done = subprocess.run(grade_command(submissions, out, "--scheduler", address), capture_output=True,
                               text=True, cwd=tmp_path, timeout=900, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -130,9 +160,10 @@ def test_a_class_graded_on_two_dask_workers_scores_as_local_grading(a_class, tmp
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(a_class, tmp_path):
     submissions, local = a_class
-    out = tmp_path / "out"
+    (tmp_path / "client").mkdir()
+    out = tmp_path / "client" / "out"
     journal = out / ".convclinic" / "journal" / ASSIGNMENT
-    with dask_cluster(tmp_path) as (address, workers):
+    with dask_cluster(tmp_path, hide=client_folders(submissions.parent, tmp_path / "client")) as (address, workers):
         batch = subprocess.Popen(grade_command(submissions, out, "--scheduler", address), cwd=tmp_path,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 600
