@@ -144,7 +144,10 @@ def grade_remote(plugin_name, job, files):
     result folder ({relative path: bytes}: result.json, feedback/, autograded/)."""
     from distributed import get_worker
 
-    return get_worker().plugins[plugin_name].grade(job, files)
+    worker = get_worker()
+    if plugin_name not in worker.plugins:  # its setup failed: the worker's log says why
+        raise RuntimeError(f"the Dask worker {worker.address} could not set up the course (see its log)")
+    return worker.plugins[plugin_name].grade(job, files)
 
 
 def _plugin(settings):
@@ -202,7 +205,11 @@ def run_on_cluster(address, jobs, settings, say, publish, fail):
     plugin = _plugin(settings)
     futures = {}
     try:
-        client.register_plugin(plugin, name=plugin.name)
+        try:
+            client.register_plugin(plugin, name=plugin.name)
+        except Exception as error:  # noqa: BLE001 - raised by a worker's setup, e.g. no bubblewrap
+            raise SchedulerError(f"a Dask worker of {address} cannot grade: "
+                                 f"{error.__class__.__name__}: {error}") from error
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         say(f"Dask scheduler {address}: {workers} worker(s) connected now; workers joining later get the "
             "course too.")

@@ -80,7 +80,7 @@ def client_folders(*folders):
 
 
 @contextlib.contextmanager
-def dask_cluster(base, workers=2, hide=()):
+def dask_cluster(base, workers=2, hide=(), environment=None):
     """``dask scheduler`` and ``workers`` × ``dask worker --nthreads 1`` as an administrator starts
     them, each worker in its own empty folder (its cwd and --local-directory) and, as root, with
     the folders ``hide`` empty in its mount namespace; all stopped after."""
@@ -99,7 +99,7 @@ def dask_cluster(base, workers=2, hide=()):
             processes.append(subprocess.Popen(hidden(
                 [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--local-directory",
                  str(home / "local"), "--no-dashboard", "--name", f"worker-{number}"], hide),
-                cwd=home, stdout=log, stderr=log, start_new_session=True))
+                cwd=home, env=environment, stdout=log, stderr=log, start_new_session=True))
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(workers, timeout=120)
         yield address, processes[1:]
@@ -181,3 +181,18 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(a_class, tmp_pat
     assert sorted(entry["student_id"] for entry in journal_entries(out)) == sorted(CLASS)
     assert sum(line.startswith("  ") and ASSIGNMENT in line for line in output.splitlines()) == len(CLASS), \
         "each submission published exactly once"
+
+
+def test_a_worker_without_bubblewrap_refuses_to_grade(a_class, tmp_path):
+    """A worker machine that cannot sandbox (no bwrap on its PATH) stops the batch with one line
+    naming the cause; nobody is graded unsandboxed, nothing is journaled."""
+    submissions, _ = a_class
+    out = tmp_path / "out"
+    bare = dict(os.environ, PATH=os.path.dirname(sys.executable))  # the venv, no /usr/bin/bwrap
+    with dask_cluster(tmp_path, workers=1, environment=bare) as (address, _):
+        done = subprocess.run(grade_command(submissions, out, "--scheduler", address, "--student", "full-solution"),
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"convclinic grade: error: a Dask worker of {address} cannot grade: SandboxError: bubblewrap (bwrap) " \
+           "is not installed" in done.stderr, done.stderr
+    assert not list((out / ".convclinic" / "journal").rglob("*.json"))
