@@ -125,6 +125,14 @@ def records(data, count):
     return data
 
 
+def case_items(case, count, valid=None, name="case"):
+    """``case`` (a test cell's list, or one drawn and read back from the kernel) as a tuple of
+    ``count`` items when ``valid(items)`` holds; ``ValueError("bad <name> ...")`` otherwise."""
+    if not isinstance(case, list | tuple) or len(case) != count or (valid and not valid(case)):
+        raise ValueError(f"bad {name} {case!r}")
+    return tuple(case)
+
+
 def requirement_table(*rows):
     """``(requirements, hints)`` of a part from its ``(requirement, hint)`` rows: the requirements
     in order (a requirement's index is its number in :class:`Verdicts`), the hints by index."""

@@ -19,7 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from convclinic.judging import modelparts
-from convclinic.judging.casework import as_array, call, error_text, read_array, requirement_table
+from convclinic.judging.casework import (
+    as_array,
+    call,
+    case_items,
+    error_text,
+    read_array,
+    requirement_table,
+)
 from convclinic.judging.core import Part, register
 from convclinic.judging.fresh import DRAWN, FRESH, collect_cases, draw, judge_cases
 from convclinic.judging.predictions import revealer
@@ -85,10 +92,7 @@ LAST, FIRST, DEFAULT, KEEP, UNCHANGED = range(len(AXIS_REQUIREMENTS))
 
 def axis_case(case):
     """``[batch, height, width, dtype, data_format or None]``; ValueError when malformed."""
-    if not isinstance(case, list | tuple) or len(case) != 5:
-        raise ValueError(f"bad case {case!r}")
-    if case[3] not in DTYPES or case[4] not in FORMATS:
-        raise ValueError(f"bad case {case!r}")
+    case = case_items(case, 5, lambda items: items[3] in DTYPES and items[4] in FORMATS)
     return (*_sides(case[:3]), case[3], case[4])
 
 
@@ -203,10 +207,8 @@ SHAPE, CHANNEL, FLOAT32, SCALE_INT, KEEP_FLOAT, IMAGE_UNCHANGED = range(len(INPU
 
 def input_case(case):
     """``[height, width, has_channel_axis (0/1), dtype]``; ValueError when malformed."""
-    if not isinstance(case, list | tuple) or len(case) != 4 or case[2] not in (0, 1):
-        raise ValueError(f"bad case {case!r}")
-    if case[3] not in DTYPES or isinstance(case[2], bool):
-        raise ValueError(f"bad case {case!r}")
+    case = case_items(case, 4, lambda items: (items[2] in (0, 1) and not isinstance(items[2], bool)
+                                              and items[3] in DTYPES))
     return (*_sides(case[:2]), case[2], case[3])
 
 
@@ -350,35 +352,21 @@ reveal_predictions = revealer(prediction_cases)
 
 # --- Part 4: repair the model --------------------------------------------------------------
 
-FIX_MODEL = modelparts.ModelTask(
-    input_shape=(28, 28, 1),
-    rules=(
-        modelparts.conv_rule(
-            "the model keeps the broken model's layers: Conv2D(8, 3) with relu, Flatten, Dense",
-            "repair the input, keep the layers: Conv2D(8, 3, activation=\"relu\"), Flatten, Dense(10)",
-            filters=8, kernel=3, relu=True, present=("Flatten", "Dense")),
-    ),
-)
+FIX_MODEL = modelparts.ModelTask(input_shape=(28, 28, 1), rules=(
+    modelparts.conv_rule(
+        "the model keeps the broken model's layers: Conv2D(8, 3) with relu, Flatten, Dense",
+        "repair the input, keep the layers: Conv2D(8, 3, activation=\"relu\"), Flatten, Dense(10)",
+        filters=8, kernel=3, relu=True, present=("Flatten", "Dense")),
+))
 
 PARTS = tuple(register(part) for part in (
-    Part(
-        grade_id="ex01-add-channel-axis",
-        label="Part 1 add_channel_axis",
-        names=("add_channel_axis",),
-        visible=([2, 28, 28, "float32", "channels_last"], [3, 7, 5, "float32", "channels_first"],
-                 [2, 4, 6, "uint8", None], FRESH),
-        collect=collect_axis,
-        judge=judge_axis,
-        requirements=AXIS_REQUIREMENTS,
-    ),
-    Part(
-        grade_id="ex01-as-model-input",
-        label="Part 2 as_model_input",
-        names=("as_model_input",),
-        visible=([28, 28, 0, "uint8"], [5, 7, 0, "uint8"], [4, 6, 1, "float64"], FRESH),
-        collect=collect_input,
-        judge=judge_input,
-        requirements=INPUT_REQUIREMENTS,
-    ),
+    Part(grade_id="ex01-add-channel-axis", label="Part 1 add_channel_axis",
+         names=("add_channel_axis",),
+         visible=([2, 28, 28, "float32", "channels_last"], [3, 7, 5, "float32", "channels_first"],
+                  [2, 4, 6, "uint8", None], FRESH),
+         collect=collect_axis, judge=judge_axis, requirements=AXIS_REQUIREMENTS),
+    Part(grade_id="ex01-as-model-input", label="Part 2 as_model_input", names=("as_model_input",),
+         visible=([28, 28, 0, "uint8"], [5, 7, 0, "uint8"], [4, 6, 1, "float64"], FRESH),
+         collect=collect_input, judge=judge_input, requirements=INPUT_REQUIREMENTS),
     FIX_MODEL.part("ex01-fix-model", "Part 4 build_fixed_model"),
 ))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from convclinic import shapes
 from convclinic.judging import fresh, modelparts
-from convclinic.judging.casework import call, error_text, requirement_table
+from convclinic.judging.casework import call, case_items, error_text, requirement_table
 from convclinic.judging.core import Part, register
 from convclinic.judging.predictions import revealer
 from convclinic.shapes import same_padding
@@ -41,11 +41,8 @@ ANY, TOTAL, ODD_AFTER, DILATION, NOT_NEGATIVE = range(len(SPLIT_REQUIREMENTS))
 
 def split_case(case):
     """``[size, kernel_size, stride, dilation]`` as four ints; ValueError when malformed."""
-    if not isinstance(case, list | tuple) or len(case) != 4:
-        raise ValueError(f"bad case {case!r}")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE for v in case):
-        raise ValueError(f"bad case {case!r}")
-    return tuple(case)
+    return case_items(case, 4, lambda items: all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE for v in items))
 
 
 def raw_total(size, kernel_size, stride, dilation, output=None):
@@ -207,30 +204,23 @@ reveal_predictions = revealer(prediction_cases)
 
 # --- Part 3: the model ported from PyTorch -------------------------------------------------
 
-FIX_MODEL = modelparts.ModelTask(
-    input_shape=(28, 28, 1),
-    rules=(
-        modelparts.conv_rule(
-            "the model keeps the Conv2D with 8 filters, a 3x3 kernel and relu at stride 1 (with "
-            "Flatten and Dense), and its feature map stays 28 x 28 x 8",
-            "use padding=\"same\" (or ZeroPadding2D(1) before a valid 3x3 convolution), stride 1",
-            filters=8, kernel=3, stride=1, output_hw=(28, 28), relu=True, present=("Flatten", "Dense")),
-        modelparts.dense_inputs_rule(
-            "the Dense layer gets 28 * 28 * 8 = 6272 inputs (the PyTorch checkpoint's Linear(6272, 10))",
-            "keep 28 x 28 x 8 features before Flatten: padding=\"same\", stride 1",
-            inputs=6272, units=10),
-    ),
-)
+FIX_MODEL = modelparts.ModelTask(input_shape=(28, 28, 1), rules=(
+    modelparts.conv_rule(
+        "the model keeps the Conv2D with 8 filters, a 3x3 kernel and relu at stride 1 (with "
+        "Flatten and Dense), and its feature map stays 28 x 28 x 8",
+        "use padding=\"same\" (or ZeroPadding2D(1) before a valid 3x3 convolution), stride 1",
+        filters=8, kernel=3, stride=1, output_hw=(28, 28), relu=True, present=("Flatten", "Dense")),
+    modelparts.dense_inputs_rule(
+        "the Dense layer gets 28 * 28 * 8 = 6272 inputs (the PyTorch checkpoint's Linear(6272, 10))",
+        "keep 28 x 28 x 8 features before Flatten: padding=\"same\", stride 1",
+        inputs=6272, units=10),
+))
 
 PARTS = tuple(register(part) for part in (
-    Part(
-        grade_id="ex02-same-padding-split",
-        label="Part 1 same_padding_split",
-        names=("same_padding_split",),
-        visible=([28, 3, 1, 1], [7, 3, 2, 1], [6, 3, 2, 1], [10, 3, 1, 2], [6, 1, 4, 1], fresh.FRESH),
-        collect=collect_split,
-        judge=judge_split,
-        requirements=SPLIT_REQUIREMENTS,
-    ),
+    Part(grade_id="ex02-same-padding-split", label="Part 1 same_padding_split",
+         names=("same_padding_split",),
+         visible=([28, 3, 1, 1], [7, 3, 2, 1], [6, 3, 2, 1], [10, 3, 1, 2], [6, 1, 4, 1],
+                  fresh.FRESH),
+         collect=collect_split, judge=judge_split, requirements=SPLIT_REQUIREMENTS),
     FIX_MODEL.part("ex02-fix-model", "Part 3 build_fixed_model"),
 ))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from convclinic import shapes
 from convclinic.judging import fresh, modelparts, truth
-from convclinic.judging.casework import call, error_text, requirement_table
+from convclinic.judging.casework import call, case_items, error_text, requirement_table
 from convclinic.judging.core import Part, register
 from convclinic.judging.predictions import revealer
 
@@ -46,9 +46,7 @@ KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_rate")
 
 def stack_case(case):
     """``[[h, w, c], [[filters, kernel, stride, padding, dilation], ...]]``; ValueError when malformed."""
-    if not isinstance(case, list | tuple) or len(case) != 2:
-        raise ValueError(f"bad case {case!r}")
-    shape, layers = case
+    shape, layers = case_items(case, 2)
     if not isinstance(layers, list | tuple) or not 1 <= len(layers) <= MAX_LAYERS:
         raise ValueError(f"bad case {case!r}")
     if not isinstance(shape, list | tuple) or len(shape) != 3 or not _ints(shape):
@@ -309,37 +307,28 @@ def _pools_after(model):
     return None
 
 
-FIX_MODEL = modelparts.ModelTask(
-    input_shape=(32, 32, 3),
-    rules=(
-        modelparts.conv_rule(
-            "the model keeps a dilated 3x3 Conv2D (dilation_rate=2) at stride 1",
-            "the receptive field was the point: keep Conv2D(..., 3, dilation_rate=2), stride 1",
-            kernel=3, dilation=2, stride=1),
-        modelparts.Rule(
-            "no layer combines strides > 1 with dilation_rate > 1", _no_stride_with_dilation,
-            "a layer still combines strides > 1 with dilation_rate > 1"),
-        modelparts.Rule(
-            "a separate layers.MaxPooling2D(2) after the dilated convolution downsamples",
-            _pools_after,
-            "downsample with layers.MaxPooling2D(2) placed after the dilated convolution"),
-    ),
-    visible=([8, 0],),
-)
+FIX_MODEL = modelparts.ModelTask(input_shape=(32, 32, 3), rules=(
+    modelparts.conv_rule(
+        "the model keeps a dilated 3x3 Conv2D (dilation_rate=2) at stride 1",
+        "the receptive field was the point: keep Conv2D(..., 3, dilation_rate=2), stride 1",
+        kernel=3, dilation=2, stride=1),
+    modelparts.Rule(
+        "no layer combines strides > 1 with dilation_rate > 1", _no_stride_with_dilation,
+        "a layer still combines strides > 1 with dilation_rate > 1"),
+    modelparts.Rule(
+        "a separate layers.MaxPooling2D(2) after the dilated convolution downsamples",
+        _pools_after,
+        "downsample with layers.MaxPooling2D(2) placed after the dilated convolution"),
+), visible=([8, 0],))
 
 PARTS = tuple(register(part) for part in (
-    Part(
-        grade_id="ex03-stack-output-shape",
-        label="Part 1 stack_output_shape",
-        names=("stack_output_shape",),
-        visible=([[28, 28, 1], [[32, 3, 1, "valid", 1]]],
-                 [[28, 20, 3], [[4, 3, 1, "valid", 4], [2, 2, 2, "valid", 1]]],
-                 [[7, 9, 2], [[8, 3, 2, "same", 1]]],
-                 [[9, 9, 1], [[4, 3, 1, "valid", 5]]],
-                 fresh.FRESH),
-        collect=collect_stack,
-        judge=judge_stack,
-        requirements=STACK_REQUIREMENTS,
-    ),
+    Part(grade_id="ex03-stack-output-shape", label="Part 1 stack_output_shape",
+         names=("stack_output_shape",),
+         visible=([[28, 28, 1], [[32, 3, 1, "valid", 1]]],
+                  [[28, 20, 3], [[4, 3, 1, "valid", 4], [2, 2, 2, "valid", 1]]],
+                  [[7, 9, 2], [[8, 3, 2, "same", 1]]],
+                  [[9, 9, 1], [[4, 3, 1, "valid", 5]]],
+                  fresh.FRESH),
+         collect=collect_stack, judge=judge_stack, requirements=STACK_REQUIREMENTS),
     FIX_MODEL.part("ex03-fix-model", "Part 3 build_fixed_model"),
 ))

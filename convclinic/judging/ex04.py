@@ -315,22 +315,12 @@ reveal_predictions = revealer(prediction_cases)
 
 
 PARTS = tuple(register(part) for part in (
-    Part(
-        grade_id="ex04-transpose",
-        label="Part 1 to_channels_last / to_channels_first",
-        names=("to_channels_last", "to_channels_first"),
-        visible=([2, 3, 4, 5, "float32"], [1, 3, 28, 28, "uint8"], FRESH),
-        collect=collect_transpose,
-        judge=judge_transpose,
-        requirements=TRANSPOSE_REQUIREMENTS,
-    ),
-    Part(
-        grade_id="ex04-torch-kernel",
-        label="Part 2 torch_kernel_to_keras",
-        names=("torch_kernel_to_keras",),
-        visible=([4, 3, 3, 3], [2, 5, 3, 2], FRESH),
-        collect=collect_torch_kernel,
-        judge=judge_torch_kernel,
-        requirements=KERNEL_REQUIREMENTS,
-    ),
+    Part(grade_id="ex04-transpose", label="Part 1 to_channels_last / to_channels_first",
+         names=("to_channels_last", "to_channels_first"),
+         visible=([2, 3, 4, 5, "float32"], [1, 3, 28, 28, "uint8"], FRESH),
+         collect=collect_transpose, judge=judge_transpose, requirements=TRANSPOSE_REQUIREMENTS),
+    Part(grade_id="ex04-torch-kernel", label="Part 2 torch_kernel_to_keras",
+         names=("torch_kernel_to_keras",),
+         visible=([4, 3, 3, 3], [2, 5, 3, 2], FRESH),
+         collect=collect_torch_kernel, judge=judge_torch_kernel, requirements=KERNEL_REQUIREMENTS),
 ))

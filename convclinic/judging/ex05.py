@@ -237,22 +237,11 @@ reveal_predictions = revealer(prediction_cases)
 
 
 PARTS = tuple(register(part) for part in (
-    Part(
-        grade_id="ex05-memory-growth",
-        label="Part 1 enable_memory_growth",
-        names=("enable_memory_growth",),
-        visible=(2, 0),
-        collect=collect_growth,
-        judge=judge_growth,
-        requirements=GROWTH_REQUIREMENTS,
-    ),
-    Part(
-        grade_id="ex05-keras3-input",
-        label="Part 2 build_model",
-        names=("build_model",),
-        visible=(None, [30, 24, 3]),
-        collect=collect_model,
-        judge=judge_keras3,
-        requirements=KERAS3_REQUIREMENTS,
-    ),
+    Part(grade_id="ex05-memory-growth", label="Part 1 enable_memory_growth",
+         names=("enable_memory_growth",),
+         visible=(2, 0),
+         collect=collect_growth, judge=judge_growth, requirements=GROWTH_REQUIREMENTS),
+    Part(grade_id="ex05-keras3-input", label="Part 2 build_model", names=("build_model",),
+         visible=(None, [30, 24, 3]),
+         collect=collect_model, judge=judge_keras3, requirements=KERAS3_REQUIREMENTS),
 ))

@@ -358,34 +358,23 @@ def judge_features(data, cases, hidden):
 
 
 PARTS = tuple(register(part) for part in (
-    Part(
-        grade_id="ex06-name-the-cause",
-        label="Part 1 name_the_cause",
-        names=("name_the_cause",),
-        visible=(
-            ["conv", [28, 20, 1], "float32", {}],
-            ["built-for", 3, [1, 28, 20, 1]],
-            ["conv", [1, 28, 20, 1], "float32", {"dilation_rate": [2, 15]}],
-            ["conv", [1, 9, 7, 1], "uint8", {}],
-            ["conv", [1, 28, 28, 1], "float32", {"padding": "invalid"}],
-            FRESH,
-        ),
-        collect=collect_causes,
-        judge=judge_causes,
-        requirements=CAUSE_REQUIREMENTS,
-    ),
-    Part(
-        grade_id="ex06-flatten-features",
-        label="Part 2 flatten_features",
-        names=("flatten_features",),
-        visible=(
-            [[28, 28, 1], [["conv", 32, 3, 1, "valid"]]],
-            [[28, 22, 3], [["conv", 8, 3, 2, "same"], ["pool", 2], ["conv", 16, 3, 1, "valid"]]],
-            FRESH,
-        ),
-        collect=collect_features,
-        judge=judge_features,
-        requirements=FEATURE_REQUIREMENTS,
-    ),
+    Part(grade_id="ex06-name-the-cause", label="Part 1 name_the_cause", names=("name_the_cause",),
+         visible=(
+             ["conv", [28, 20, 1], "float32", {}],
+             ["built-for", 3, [1, 28, 20, 1]],
+             ["conv", [1, 28, 20, 1], "float32", {"dilation_rate": [2, 15]}],
+             ["conv", [1, 9, 7, 1], "uint8", {}],
+             ["conv", [1, 28, 28, 1], "float32", {"padding": "invalid"}],
+             FRESH,
+         ),
+         collect=collect_causes, judge=judge_causes, requirements=CAUSE_REQUIREMENTS),
+    Part(grade_id="ex06-flatten-features", label="Part 2 flatten_features",
+         names=("flatten_features",),
+         visible=(
+             [[28, 28, 1], [["conv", 32, 3, 1, "valid"]]],
+             [[28, 22, 3], [["conv", 8, 3, 2, "same"], ["pool", 2], ["conv", 16, 3, 1, "valid"]]],
+             FRESH,
+         ),
+         collect=collect_features, judge=judge_features, requirements=FEATURE_REQUIREMENTS),
     FIX_MODEL_PART,
 ))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from convclinic import shapes
 from convclinic.judging import truth
-from convclinic.judging.casework import error_text, judge_each
+from convclinic.judging.casework import case_items, error_text, judge_each
 from convclinic.judging.core import Part
 
 MAX_BATCH = 64
@@ -39,11 +39,8 @@ LOSS_TEXT = "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
 
 def model_case(case):
     """``[batch, seed]``: the training batch's size and the data's seed; ValueError when malformed."""
-    if not isinstance(case, list | tuple) or len(case) != 2:
-        raise ValueError(f"bad model case {case!r}")
-    batch, seed = case
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in case):
-        raise ValueError(f"bad model case {case!r}")
+    batch, seed = case_items(case, 2, lambda items: all(
+        isinstance(v, int) and not isinstance(v, bool) for v in items), "model case")
     if not (1 <= batch <= MAX_BATCH and 0 <= seed < 2**31):
         raise ValueError(f"bad model case {case!r}")
     return batch, seed
