@@ -187,7 +187,3 @@ def run(quick=False):
                 "main process's publishing per submission is outside the journal's seconds, inside "
                 "wall_per_submission_s",
     }
-
-
-if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))

@@ -218,9 +218,3 @@ def run(quick=False):
                 "per slot comes from a second, untimed Dask run with a sampler reading /proc twice a "
                 "second",
     }
-
-
-if __name__ == "__main__":
-    import json
-
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
