@@ -35,6 +35,8 @@ import tarfile
 
 from distributed import WorkerPlugin
 
+from convclinic.grading.files import atomic_folder
+
 PLUGIN_PREFIX = "convclinic-course-"
 
 
@@ -168,17 +170,13 @@ def _task_key(job):
 
 def _save_result(job, files):
     """Write a returned result into the job's result folder (a renamed temp folder)."""
-    final = job["result_dir"]
-    temporary = f"{final}.tmp-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
-    write_tree(temporary, files)
     result = json.loads(files["result.json"])
     if (result.get("student_id"), result.get("assignment"), result.get("fingerprint")) != (
             job["student_id"], job["assignment"], job["fingerprint"]):
         raise RuntimeError("a worker returned the result of another submission")
-    shutil.rmtree(final, ignore_errors=True)
-    os.rename(temporary, final)
-    return final
+    with atomic_folder(job["result_dir"]) as temporary:
+        write_tree(temporary, files)
+    return job["result_dir"]
 
 
 class SchedulerError(Exception):

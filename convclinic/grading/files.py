@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -23,3 +24,15 @@ def atomic_copy(source, destination):
     temporary = f"{destination}.tmp-{os.getpid()}"
     shutil.copyfile(source, temporary)
     os.replace(temporary, destination)
+
+
+@contextlib.contextmanager
+def atomic_folder(final):
+    """A fresh temporary folder to fill; it replaces ``final`` (renamed) when the block ends
+    without an error, so a reader sees the old folder or the whole new one."""
+    temporary = f"{final}.tmp-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    os.makedirs(temporary)
+    yield temporary
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(temporary, final)

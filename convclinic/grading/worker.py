@@ -24,6 +24,8 @@ import time
 
 import nbformat
 
+from convclinic.grading.files import atomic_folder
+
 _STATE = {}
 re_error = re.compile(r"^[\w.]*(Error|Exception|TooLong)\b.*:")
 
@@ -173,9 +175,12 @@ def _too_long(signum, frame):
 
 
 def _write_result(job, result, feedback_files):
-    final = job["result_dir"]
-    temporary = final + f".tmp-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
+    with atomic_folder(job["result_dir"]) as temporary:
+        _fill_result(temporary, job, result, feedback_files)
+    return job["result_dir"]
+
+
+def _fill_result(temporary, job, result, feedback_files):
     os.makedirs(os.path.join(temporary, "feedback"))
     folder = os.path.join(_STATE["course"], "feedback", job["student_id"], job["assignment"])
     for name in feedback_files:
@@ -192,9 +197,6 @@ def _write_result(job, result, feedback_files):
     result["autograded"] = names
     with open(os.path.join(temporary, "result.json"), "w") as handle:
         json.dump(result, handle, indent=1, sort_keys=True)
-    shutil.rmtree(final, ignore_errors=True)
-    os.rename(temporary, final)
-    return final
 
 
 def _scores(config, assignment, student):
