@@ -16,13 +16,13 @@ import os
 import pathlib
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from tests.browser.harness import free_port
 from tests.conftest import ROOT, require_command
 from tests.fixtures.submissions import matrix
 
@@ -35,12 +35,6 @@ ASSIGNMENT = matrix.ASSIGNMENT
 CLASS = ("unchanged-release", "full-solution", "correct-but-different", "partly-wrong", "deleted-test-cells",
          "edited-locked-test-cells", "duplicated-cells", "wrongly-named-notebook", "old-nbformat-v3",
          "extra-files", "stderr-output", "kernel-death-os-exit")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def grade_command(submissions, out, *extra):
