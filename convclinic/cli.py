@@ -105,6 +105,9 @@ def build_parser():
     grade.add_argument("--scheduler", metavar="ADDRESS",
                        help="grade on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 (workers "
                             "started with `dask worker`; this process still writes every output)")
+    grade.add_argument("--no-warm", action="store_true",
+                       help="start every kernel cold (imports TensorFlow each time) instead of forking "
+                            "it from a warm, sandboxed fork server; same scores, slower")
     grade.add_argument("--quiet", action="store_true", help="print only errors")
     _add_feedback_command(commands)
     _add_export_command(commands)
@@ -249,7 +252,7 @@ def main(argv=None):
                       solutions=os.path.abspath(args.solutions),
                       course_config=os.path.abspath(args.course_config), regrade=args.regrade,
                       quiet=args.quiet, students=tuple(args.students),
-                      releases=os.path.abspath(args.releases))
+                      releases=os.path.abspath(args.releases), warm=not args.no_warm)
     try:
         from convclinic.grading.lms import LmsError, compile_pattern, read_roster
 

@@ -164,7 +164,7 @@ def load_course_config(course_config_path):
 
 
 def grading_config(course_root, course_config_path=None, timeout=None, memory_mb=None,
-                   sandbox_root=None, hidden_lines=(), ignore=None):
+                   sandbox_root=None, hidden_lines=(), ignore=None, warm=False):
     """The full config for grading inside ``course_root`` (a private nbgrader course folder)."""
     config = load_course_config(course_config_path)
     overrides = Config()
@@ -189,6 +189,7 @@ def grading_config(course_root, course_config_path=None, timeout=None, memory_mb
         overrides.SandboxKernelManager.sandbox_root = sandbox_root
     if memory_mb:
         overrides.SandboxKernelManager.memory_mb = int(memory_mb)
+    overrides.SandboxKernelManager.warm = bool(warm)
     overrides.Autograde.sanitize_preprocessors = [
         ClearOutput, DeduplicateIds, DropEmptyNbgraderMetadata, OverwriteKernelspec, OverwriteCells,
         CheckCellMetadata,

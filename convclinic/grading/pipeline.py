@@ -75,6 +75,7 @@ class Options:
     releases: str = os.path.join(ROOT, "exercises")  # releases handed out (.release-checksums.json)
     db_url: str | None = None  # --db-url: the course gradebook's database (convclinic.grading.database)
     scheduler: str | None = None  # --scheduler: a Dask scheduler's address (convclinic.grading.cluster)
+    warm: bool = True  # kernels forked from a warm fork server; --no-warm: cold (convclinic.grading.forkserver)
 
 
 def _say(options, message):
@@ -330,7 +331,7 @@ def grade(options):
         settings = {
             "work_root": os.path.join(state, "work"), "master_course": master_course,
             "course_config": options.course_config, "timeout": options.timeout,
-            "memory_mb": options.memory_mb, "environment": environment,
+            "memory_mb": options.memory_mb, "environment": environment, "warm": options.warm,
             "hidden_lines": {a: masters[a]["hidden_lines"] for a in assignments},
         }
         shutil.rmtree(settings["work_root"], ignore_errors=True)

@@ -34,9 +34,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from convclinic.judging.core import GRADING_ENV
 
@@ -94,6 +95,16 @@ def bwrap_command(argv, workdir, private_dirs=(), env=None):
     command += ["--dir", SANDBOX_HOME, "--bind", workdir, SANDBOX_HOME + "/work"]
     for directory in private_dirs:
         command += ["--bind", directory, directory]
+    environment = sandbox_environment(env)
+    for name, value in sorted(environment.items()):
+        command += ["--setenv", name, value]
+    command += ["--chdir", SANDBOX_HOME + "/work", "--"]
+    return command + list(argv)
+
+
+def sandbox_environment(env=None):
+    """The whole environment of a sandboxed kernel: fixed values plus :data:`PASSED_ENV` taken
+    from ``env`` (default: this process's)."""
     environment = {
         "HOME": SANDBOX_HOME,
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -107,10 +118,7 @@ def bwrap_command(argv, workdir, private_dirs=(), env=None):
     for name in PASSED_ENV:
         if name in source:
             environment[name] = source[name]
-    for name, value in sorted(environment.items()):
-        command += ["--setenv", name, value]
-    command += ["--chdir", SANDBOX_HOME + "/work", "--"]
-    return command + list(argv)
+    return environment
 
 
 def limit_resources(memory_mb):
@@ -162,11 +170,43 @@ class SandboxKernelManager(AsyncKernelManager):
 
     sandbox_root = Unicode("", help="Folder for the per-kernel private folders").tag(config=True)
     memory_mb = Integer(DEFAULT_MEMORY_MB, help="Address-space limit of a kernel, MiB").tag(config=True)
+    warm = Bool(False, help="Fork kernels from this process's warm fork server "
+                            "(convclinic.grading.forkserver) instead of starting them cold").tag(config=True)
 
     _private = None
     _runtime = None
 
+    def _kernel_environment(self, kw):
+        environment = dict(kw.get("env") or os.environ)
+        environment.update(NBGRADER_EXECUTION=os.environ.get("NBGRADER_EXECUTION", "autograde"))
+        environment[GRADING_ENV] = "1"  # check() only collects: the grading worker judges
+        return environment
+
+    def _use_ipc(self, runtime):
+        self.transport = "ipc"
+        self.cache_ports = False
+        self.ip = os.path.join(runtime, "k")
+        self.connection_file = os.path.join(runtime, "connection.json")
+        # SIGINT to the process jupyter_client started would hit bwrap, not the kernel:
+        # interrupt through the control channel instead (a timed-out cell is interrupted).
+        self.kernel_spec.interrupt_mode = "message"
+
+    def _check_ipc(self):
+        with open(self.connection_file) as handle:
+            if json.load(handle).get("transport") != "ipc":
+                raise SandboxError("the kernel connection is not over IPC: refusing to start the kernel")
+
     async def _async_pre_start_kernel(self, **kw):
+        if self.warm:
+            from convclinic.grading import forkserver
+
+            if forkserver.UNAVAILABLE is None:
+                try:
+                    return await self._pre_start_warm(**kw)
+                except forkserver.ServerDied:
+                    if forkserver.UNAVAILABLE is None:
+                        raise
+            self.provisioner = None  # cold from here on (forkserver.UNAVAILABLE says why)
         root = self.sandbox_root or tempfile.gettempdir()
         os.makedirs(root, exist_ok=True)
         for folder in (self._private, self._runtime):  # a restart: the old kernel's folders go
@@ -181,25 +221,35 @@ class SandboxKernelManager(AsyncKernelManager):
         runtime = self._runtime
         if kw.get("cwd"):
             _copy_student_files(kw["cwd"], workdir)
-        self.transport = "ipc"
-        self.cache_ports = False
-        self.ip = os.path.join(runtime, "k")
-        self.connection_file = os.path.join(runtime, "connection.json")
-        # SIGINT to the process jupyter_client started would hit bwrap, not the kernel:
-        # interrupt through the control channel instead (a timed-out cell is interrupted).
-        self.kernel_spec.interrupt_mode = "message"
+        self._use_ipc(runtime)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
-        with open(self.connection_file) as handle:
-            if json.load(handle).get("transport") != "ipc":
-                raise SandboxError("the kernel connection is not over IPC: refusing to start the kernel")
-        environment = dict(kw.get("env") or os.environ)
-        environment.update(NBGRADER_EXECUTION=os.environ.get("NBGRADER_EXECUTION", "autograde"))
-        environment[GRADING_ENV] = "1"  # check() only collects: the grading worker judges
-        kernel_cmd = bwrap_command(kernel_cmd, workdir, [runtime], environment)
+        self._check_ipc()
+        kernel_cmd = bwrap_command(kernel_cmd, workdir, [runtime], self._kernel_environment(kw))
         kw["cwd"] = workdir
         # the kernel's own stdout/stderr (not the cells' outputs) reach nobody
         kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         kw["preexec_fn"] = limit_resources(self.memory_mb)
+        return kernel_cmd, kw
+
+    async def _pre_start_warm(self, **kw):
+        """A kernel forked by this process's fork server, in a sandbox just emptied of
+        everything the previous kernel left (:mod:`convclinic.grading.forkserver`)."""
+        from convclinic.grading import forkserver
+
+        root = self.sandbox_root or tempfile.gettempdir()
+        environment = sandbox_environment(self._kernel_environment(kw))
+        server = forkserver.server_for(root, environment, self.memory_mb)
+        server.prepare()
+        if kw.get("cwd"):
+            _copy_student_files(kw["cwd"], server.work)
+        self._use_ipc(server.runtime)
+        self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+        self.provisioner = forkserver.ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
+                                                      parent=self)
+        self.provisioner.server = server
+        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        self._check_ipc()
+        kw["cwd"] = server.work
         return kernel_cmd, kw
 
     async def _async_cleanup_resources(self, restart=False):

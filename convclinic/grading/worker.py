@@ -89,7 +89,7 @@ def _config():
         _STATE["course"], settings.get("course_config"), timeout=settings.get("timeout"),
         memory_mb=settings.get("memory_mb"), sandbox_root=os.path.join(_STATE["course"], "kernels"),
         hidden_lines=settings.get("hidden_lines", {}).get(_STATE.get("assignment"), []),
-        ignore=settings.get("ignore"))
+        ignore=settings.get("ignore"), warm=settings.get("warm", False))
 
 
 def _run(converter_class, config, assignment, student):
@@ -109,7 +109,9 @@ def _run(converter_class, config, assignment, student):
 def grade_job(job):
     """Grade one submission (``job`` from :mod:`convclinic.grading.submissions`); return the
     path of its result folder (``result.json`` plus ``feedback/<notebook>.html``)."""
-    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.converters import GenerateFeedback
+
+    from convclinic.grading.execute import NOTES
 
     started = time.monotonic()
     course = _STATE["course"]
@@ -125,15 +127,7 @@ def grade_job(job):
     cells = sum(len(nbformat.read(os.path.join(submitted, name), 4).cells)
                 for name in os.listdir(submitted) if name.endswith(".ipynb"))
     limit = int(_STATE["settings"].get("timeout") or 120) * max(4, cells) + 300
-    signal.signal(signal.SIGALRM, _too_long)
-    signal.alarm(limit)
-    from convclinic.grading.execute import NOTES
-
-    NOTES.clear()
-    try:
-        autograde = _run(Autograde, config, assignment, student)
-    finally:
-        signal.alarm(0)
+    autograde = _autograde(config, assignment, student, limit)
     autograde_seconds = time.monotonic() - started
     result = {
         "student_id": student, "assignment": assignment, "fingerprint": job["fingerprint"],
@@ -164,6 +158,29 @@ def grade_job(job):
     result["autograde_seconds"] = round(autograde_seconds, 2)
     result["worker"] = os.getpid()
     return _write_result(job, result, feedback_files)
+
+
+def _autograde(config, assignment, student, limit):
+    """nbgrader's ``Autograde`` within ``limit`` seconds; once more when this process's warm fork
+    server died meanwhile (killed from outside, or by this student's code: a second loss stands)."""
+    from nbgrader.converters import Autograde
+
+    from convclinic.grading import forkserver
+    from convclinic.grading.execute import NOTES
+
+    signal.signal(signal.SIGALRM, _too_long)
+    for _ in range(2):
+        NOTES.clear()
+        lost = forkserver.LOST
+        signal.alarm(limit)
+        try:
+            autograde = _run(Autograde, config, assignment, student)
+        finally:
+            signal.alarm(0)
+        if forkserver.LOST == lost:
+            break
+        shutil.rmtree(os.path.join(_STATE["course"], "autograded", student), ignore_errors=True)
+    return autograde
 
 
 class GradingTooLong(Exception):
