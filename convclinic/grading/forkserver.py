@@ -37,7 +37,9 @@ from jupyter_client.provisioning import LocalProvisioner
 from convclinic.grading.sandbox import SANDBOX_HOME, SandboxError, bwrap_command, limit_resources
 
 STARTUP_SECONDS = 180
-REQUEST_SECONDS = 60
+#: A request is a few milliseconds of work (a reset: killing and deleting, about a second);
+#: a server that does not answer in this time (stopped by a kernel's SIGSTOP) is replaced.
+REQUEST_SECONDS = 20
 _SERVERS = {}
 #: How many times a running fork server was found dead in this process (module docstring).
 LOST = 0
@@ -57,6 +59,7 @@ class ForkServer:
         self.environment = dict(environment)
         self.memory_mb = int(memory_mb)
         self.process = None
+        self._ready = False
         self.starts = 0
         self.work = self.runtime = self._folder = None
 
@@ -75,6 +78,7 @@ class ForkServer:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=limit_resources(self.memory_mb), start_new_session=True)
         self.starts += 1
+        self._ready = False
         try:
             ready = self._read(STARTUP_SECONDS)
         except ServerDied as error:
@@ -85,6 +89,7 @@ class ForkServer:
             self.stop()
             UNAVAILABLE = f"the fork server did not start: {ready}"
             raise ServerDied(UNAVAILABLE)
+        self._ready = True
 
     def alive(self):
         return self.process is not None and self.process.poll() is None
@@ -116,7 +121,7 @@ class ForkServer:
 
     def _lost(self):
         global LOST
-        if self.process is not None:
+        if self.process is not None and self._ready:  # a running server, not one that failed to start
             LOST += 1
         self.stop()
 
