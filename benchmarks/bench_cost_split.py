@@ -1,5 +1,6 @@
 """Where one submission's grading time goes: kernel start, TensorFlow import, the notebook's own
-work, and grading overhead.
+work, judging, and nbgrader's overhead; for cold kernels (``--no-warm``) and for warm ones
+(forked from the fork server, where the kernel start is fork + ready and TensorFlow is loaded).
 
 On one assignment (01-channel-axis, as ``bench_grading``), each repetition starts a FRESH
 kernel the way grading starts one: nbclient (the base of nbgrader's ``Execute``) with
@@ -60,8 +61,9 @@ def _errors(cell):
     return [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def one_kernel(sandbox_root):
-    """One fresh sandboxed kernel: {part: seconds} and {cell label: seconds}."""
+def one_kernel(sandbox_root, warm=False):
+    """One fresh sandboxed kernel (``warm``: forked by the fork server): {part: seconds} and
+    {cell label: seconds}."""
     import nbformat
     from nbclient import NotebookClient
     from traitlets.config import Config
@@ -73,6 +75,7 @@ def one_kernel(sandbox_root):
     notebook = nbformat.v4.new_notebook(cells=cells, metadata=master.metadata)
     config = Config()
     config.SandboxKernelManager.sandbox_root = str(sandbox_root)  # memory_mb: the default, as grading
+    config.SandboxKernelManager.warm = warm
     client = NotebookClient(notebook, kernel_manager_class=SandboxKernelManager, config=config,
                             timeout=CELL_TIMEOUT, startup_timeout=120, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(MASTER.parent)}})
@@ -101,15 +104,19 @@ def one_kernel(sandbox_root):
     return times, per_cell
 
 
-def measure_parts(repetitions, warmup=1):
-    """Median seconds of each part over ``repetitions`` fresh kernels (after ``warmup`` untimed)."""
+def measure_parts(repetitions, warmup=1, warm=False):
+    """Seconds of each part over ``repetitions`` fresh kernels (after ``warmup`` untimed: for warm
+    kernels, that one starts the fork server)."""
+    from convclinic.grading import forkserver
+
     saved = dict(os.environ)
     os.environ.update(grading_environment())
     try:
         with tempfile.TemporaryDirectory(prefix="bench-cost-split-") as temp:
             for _ in range(warmup):
-                one_kernel(temp)
-            runs = [one_kernel(temp) for _ in range(repetitions)]
+                one_kernel(temp, warm)
+            runs = [one_kernel(temp, warm) for _ in range(repetitions)]
+            forkserver.stop_all()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -118,9 +125,9 @@ def measure_parts(repetitions, warmup=1):
     return parts, cells
 
 
-def sequential_grading(count):
-    """``convclinic grade --workers 1`` on ``count`` full-solution submissions: (wall seconds,
-    journal entries)."""
+def sequential_grading(count, extra=()):
+    """``convclinic grade --workers 1`` (plus ``extra`` options) on ``count`` full-solution
+    submissions: (wall seconds, scores, journal entries)."""
     from benchmarks.bench_grading import convclinic_grade
 
     sys.path.insert(0, str(ROOT))
@@ -133,7 +140,7 @@ def sequential_grading(count):
             matrix.CASES["full-solution"][0](master, release, temp / "submissions" / f"s{number:02d}", {})
         (temp / "nobody").mkdir()
         convclinic_grade(temp / "nobody", temp / "warm", workers=1)  # masters generated, untimed
-        wall, scores = convclinic_grade(temp / "submissions", temp / "run", workers=1)
+        wall, scores = convclinic_grade(temp / "submissions", temp / "run", workers=1, extra=extra)
         journal = temp / "run" / "out" / ".convclinic" / "journal" / ASSIGNMENT
         entries = [json.loads(path.read_text()) for path in sorted(journal.glob("*.json"))]
     return wall, scores, entries
@@ -143,47 +150,62 @@ def _median(samples):
     return round(statistics.median(samples), 2)
 
 
-def run(quick=False):
-    repetitions = 2 if quick else 5
-    submissions = 2 if quick else 5
-    parts, cells = measure_parts(repetitions)
-    wall, scores, entries = sequential_grading(submissions)
+def split(parts, entries):
+    """Medians of one kind of kernel: its parts, and the journal's per-submission seconds."""
     totals = [entry["seconds"] for entry in entries]
     autograde = [entry["autograde_seconds"] for entry in entries]
     kernel_start, tf_import, work = (_median(parts[name]) for name in ("kernel_start", "tensorflow_import",
                                                                         "notebook_work"))
+    judging = _median([entry.get("judging_seconds", 0.0) for entry in entries])
     floor = round(kernel_start + tf_import + work, 2)
     total = _median(totals)
-    overhead = round(total - floor, 2)
     return {
-        "assignment": ASSIGNMENT,
-        "repetitions": repetitions,
-        "submissions": submissions,
-        "kernel_start_s": kernel_start,
-        "tensorflow_import_s": tf_import,
-        "notebook_work_s": work,
-        "floor_s": floor,
-        "per_submission_total_s": total,
-        "grading_overhead_s": overhead,
+        "kernel_start_s": kernel_start, "tensorflow_import_s": tf_import, "notebook_work_s": work,
+        "floor_s": floor, "judging_s": judging, "per_submission_total_s": total,
+        "grading_overhead_s": round(total - floor, 2),
+        "nbgrader_overhead_s": round(total - floor - judging, 2),
         "floor_share_of_total_pct": round(100 * floor / total, 1),
-        "overhead_share_of_total_pct": round(100 * overhead / total, 1),
+        "overhead_share_of_total_pct": round(100 * (total - floor) / total, 1),
         "total_over_floor": round(total / floor, 2),
         "autograde_s": _median(autograde),
         "after_autograde_s": _median([t - a for t, a in zip(totals, autograde, strict=True)]),
         "kernel_shutdown_s": _median(parts["kernel_shutdown"]),
+        "submission_seconds": sorted(totals),
+    }
+
+
+def run(quick=False):
+    repetitions = 2 if quick else 5
+    submissions = 2 if quick else 5
+    cold_parts, cells = measure_parts(repetitions)
+    warm_parts, _ = measure_parts(repetitions, warm=True)
+    cold_wall, cold_scores, cold_entries = sequential_grading(submissions, ("--no-warm",))
+    wall, scores, entries = sequential_grading(submissions)
+    cold, warm = split(cold_parts, cold_entries), split(warm_parts, entries)
+    return {
+        "assignment": ASSIGNMENT,
+        "repetitions": repetitions,
+        "submissions": submissions,
+        **cold,
+        "warm": warm,
+        "warm_total_vs_cold": round(cold["per_submission_total_s"] / warm["per_submission_total_s"], 2),
         "grade_wall_s": round(wall, 1),
         "wall_per_submission_s": round(wall / submissions, 2),
-        "parts_ms": {name: summary_ms(samples) for name, samples in parts.items()},
+        "cold_grade_wall_s": round(cold_wall, 1),
+        "parts_ms": {name: summary_ms(samples) for name, samples in cold_parts.items()},
+        "warm_parts_ms": {name: summary_ms(samples) for name, samples in warm_parts.items()},
         "notebook_cells_ms": {name: summary_ms(samples) for name, samples in cells.items()},
-        "submission_seconds": sorted(totals),
         "scores": sorted(set(scores.values())),
-        "note": "floor = kernel start + TensorFlow import + the master notebook's cells, each the median "
+        "scores_identical_warm_and_cold": scores == cold_scores,
+        "note": "top level: cold kernels (--no-warm), each a fresh sandboxed ipykernel that imports "
+                "TensorFlow; 'warm': kernels forked from the fork server (the default), where "
+                "kernel_start_s is fork + kernel ready and the TensorFlow import is already done. "
+                "floor = kernel start + TensorFlow import + the master notebook's cells, each the median "
                 "of fresh sandboxed kernels started as grading starts them (SandboxKernelManager, the "
                 "--workers 1 environment); total = median journal seconds of one grading process per "
                 "submission in `convclinic grade --workers 1` (full solutions of the same notebook); "
-                "overhead = total - floor (nbgrader Autograde and GenerateFeedback, judging outside the "
-                "kernel, scores, the result folder, the kernel's kill); autograde_s is the Autograde "
-                "part of the total, after_autograde_s the rest (scores, feedback, result folder); the "
-                "main process's publishing per submission is outside the journal's seconds, inside "
-                "wall_per_submission_s",
+                "judging_s = the judging outside the kernel (journal judging_seconds); "
+                "nbgrader_overhead_s = total - floor - judging (nbgrader Autograde and GenerateFeedback, "
+                "scores, the result folder, the kernel's kill); the main process's publishing per "
+                "submission is outside the journal's seconds, inside wall_per_submission_s",
     }

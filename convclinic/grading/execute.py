@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import time
 
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
@@ -24,6 +25,8 @@ from convclinic.grading.sandbox import SandboxKernelManager
 #: What the last notebooks graded in this process did that report.md must name (tamper
 #: attempts, answers using convclinic, forged answers records); the worker reads and clears it.
 NOTES: list = []
+#: Seconds this process spent judging (outside the kernel) since the worker last cleared it.
+JUDGING_SECONDS = [0.0]
 
 def describe_error(label, output, timeout, graded):
     """An error output of a cell, in words an instructor understands ("" when ordinary)."""
@@ -88,7 +91,9 @@ class SandboxedExecute(Execute):
         self._blocked = tamper.delegated_names(scans) if self._judged else {}
         self._visible, self._hidden = {}, {}
         nb, resources = super().preprocess(nb, resources, km)
+        started = time.perf_counter()
         self._decide(nb)
+        JUDGING_SECONDS[0] += time.perf_counter() - started
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):

@@ -111,9 +111,10 @@ def grade_job(job):
     path of its result folder (``result.json`` plus ``feedback/<notebook>.html``)."""
     from nbgrader.converters import GenerateFeedback
 
-    from convclinic.grading.execute import NOTES
+    from convclinic.grading.execute import JUDGING_SECONDS, NOTES
 
     started = time.monotonic()
+    JUDGING_SECONDS[0] = 0.0
     course = _STATE["course"]
     student, assignment = job["student_id"], job["assignment"]
     _STATE["assignment"] = assignment
@@ -156,6 +157,7 @@ def grade_job(job):
                                       if feedback.get("error") else "feedback could not be generated")
     result["seconds"] = round(time.monotonic() - started, 2)
     result["autograde_seconds"] = round(autograde_seconds, 2)
+    result["judging_seconds"] = round(JUDGING_SECONDS[0], 2)
     result["worker"] = os.getpid()
     return _write_result(job, result, feedback_files)
 
