@@ -232,12 +232,13 @@ def grade(submissions, out, *extra, timeout=900):
 
 
 #: Left in the background by the first student: once its kernel is gone it writes into every
-#: writable folder and signals every process it can see, the fork server included.
+#: writable folder and stops or terminates every process it can see but the fork server (a
+#: dead server would be replaced with its whole sandbox: this one aims at the next kernels).
 ATTACKER = textwrap.dedent('''
     import os, subprocess, sys
     _attack = """
-    import os, signal, time
-    kernel = os.getppid()
+    import os, signal, sys, time
+    kernel, server = os.getppid(), int(sys.argv[1])
     while os.path.exists(f"/proc/{kernel}"):
         time.sleep(0.005)
     while True:
@@ -247,7 +248,7 @@ ATTACKER = textwrap.dedent('''
             except OSError:
                 pass
         for pid in os.listdir("/proc"):
-            if pid.isdigit() and int(pid) != os.getpid():
+            if pid.isdigit() and int(pid) not in (1, server, os.getpid()):
                 for number in (signal.SIGSTOP, signal.SIGTERM):
                     try:
                         os.kill(int(pid), number)
@@ -255,7 +256,7 @@ ATTACKER = textwrap.dedent('''
                         pass
         time.sleep(0.005)
     """
-    subprocess.Popen([sys.executable, "-c", _attack], start_new_session=True,
+    subprocess.Popen([sys.executable, "-c", _attack, str(os.getppid())], start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 ''')
 
