@@ -238,9 +238,9 @@ def sync_course(out, entries, master_course, assignments, course=None, db_url=No
     from nbgrader.api import Gradebook, SubmittedAssignment
 
     from convclinic.grading.deadlines import apply_deadlines
-    from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
+    from convclinic.grading.nbgrader_setup import prepare_gradebook_api
 
-    silence_gradebook_warnings()
+    prepare_gradebook_api()
     root = course_root(out, course)
     master_db = "sqlite:///" + os.path.join(master_course, "gradebook.db")
     prepare_course(root, master_course, assignments, _course_id(master_db, assignments), db_url)

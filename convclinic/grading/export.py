@@ -97,9 +97,9 @@ def _submission_row(submission, roster):
 
 def open_course(course):
     """(db_url, course_id) of the nbgrader course folder ``course``; ExportError when it is none."""
-    from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
+    from convclinic.grading.nbgrader_setup import prepare_gradebook_api
 
-    silence_gradebook_warnings()
+    prepare_gradebook_api()
     root = os.path.abspath(course)
     if not os.path.isfile(os.path.join(root, "nbgrader_config.py")):
         raise ExportError(f"no nbgrader course at {root} (no nbgrader_config.py): pass --course DIR, "

@@ -149,9 +149,9 @@ def _bookkeeping(coursedir, assignment, student, folder):
 def generate(course_dir, assignment=None, students=(), zip_dir=None, say=print):
     """Write every chosen student's feedback pages; return {(assignment, student): [html paths]}."""
     from convclinic.grading.database import DatabaseError, connect
-    from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
+    from convclinic.grading.nbgrader_setup import prepare_gradebook_api
 
-    silence_gradebook_warnings()
+    prepare_gradebook_api()
     config, db_url, course_id = course_settings(course_dir)
     try:
         connect(db_url)

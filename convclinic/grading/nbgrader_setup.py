@@ -58,6 +58,26 @@ def silence_gradebook_warnings():
     warnings.filterwarnings("ignore", message=".*not in session.*")
 
 
+def alembic_head():
+    """The gradebook schema's alembic revision, read in this process from nbgrader's own
+    migration scripts."""
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+
+def prepare_gradebook_api():
+    """Set nbgrader's gradebook API up for the grader: its warnings silenced, and a new gradebook
+    stamped with :func:`alembic_head` instead of nbgrader's ``get_alembic_version``, which runs
+    ``alembic heads`` in a subprocess (a Python start and alembic's import: 3-4 s per new
+    gradebook, e.g. each merged ``OUT/course``). Same revision (tests/grading/test_course_model.py)."""
+    import nbgrader.api
+
+    silence_gradebook_warnings()
+    nbgrader.api.get_alembic_version = alembic_head
+
+
 def hidden_test_lines(master_notebook):
     """The lines between BEGIN/END HIDDEN TESTS in a master notebook (stripped, non-trivial)."""
     lines = []

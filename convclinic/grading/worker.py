@@ -69,9 +69,9 @@ def kernel_threads(workers):
 
 def init_worker(settings):
     """Pool initializer: make this process's private course copy."""
-    from convclinic.grading.nbgrader_setup import silence_gradebook_warnings
+    from convclinic.grading.nbgrader_setup import prepare_gradebook_api
 
-    silence_gradebook_warnings()
+    prepare_gradebook_api()
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     os.environ.update(settings.get("environment", {}))

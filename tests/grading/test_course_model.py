@@ -212,3 +212,27 @@ def test_course_option_grades_an_instructors_course_in_place(tmp_path):
         assert float(submission.score) == matrix.FULL and float(submission.late_submission_penalty) == 2
     row = rows_of(out / "grades.csv")["full-solution"]
     assert (row["score"], row["submitted_at"], row["late_penalty"]) == (f"{matrix.FULL:g}", "2026-03-05 11:00:00 UTC", "2")
+
+
+def test_the_merged_gradebook_has_the_schema_revision_nbgrader_stamps(course, tmp_path):
+    """The grader stamps a new gradebook with the alembic revision read in-process
+    (nbgrader_setup.alembic_head); nbgrader itself runs `alembic heads`: the same revision, in the
+    merged course's gradebook and in a gradebook created after the switch."""
+    import sqlite3
+
+    from nbgrader.api import Gradebook
+
+    from convclinic.grading import nbgrader_setup
+
+    environment = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    done = subprocess.run([BIN + "/python", "-c", "from nbgrader.api import get_alembic_version as v; print(v())"],
+                          capture_output=True, text=True, env=environment, timeout=300, check=True)
+    stamped_by_nbgrader = done.stdout.strip()
+    assert nbgrader_setup.alembic_head() == stamped_by_nbgrader
+    merged = sqlite3.connect(course["out"] / "course" / "gradebook.db")
+    assert merged.execute("SELECT version_num FROM alembic_version").fetchall() == [(stamped_by_nbgrader,)]
+    nbgrader_setup.prepare_gradebook_api()
+    with Gradebook("sqlite:///" + str(tmp_path / "new.db")):
+        pass
+    fresh = sqlite3.connect(tmp_path / "new.db")
+    assert fresh.execute("SELECT version_num FROM alembic_version").fetchall() == [(stamped_by_nbgrader,)]
