@@ -68,7 +68,7 @@ def one_kernel(sandbox_root, warm=False):
     from nbclient import NotebookClient
     from traitlets.config import Config
 
-    from convclinic.grading.sandbox import SandboxKernelManager
+    from convclinic.grading.forkserver import GradingKernelManager
 
     master = nbformat.read(str(MASTER), as_version=4)
     cells = [nbformat.v4.new_code_cell(TF_IMPORT)] + [c for c in master.cells if c.cell_type == "code"]
@@ -76,7 +76,7 @@ def one_kernel(sandbox_root, warm=False):
     config = Config()
     config.SandboxKernelManager.sandbox_root = str(sandbox_root)  # memory_mb: the default, as grading
     config.SandboxKernelManager.warm = warm
-    client = NotebookClient(notebook, kernel_manager_class=SandboxKernelManager, config=config,
+    client = NotebookClient(notebook, kernel_manager_class=GradingKernelManager, config=config,
                             timeout=CELL_TIMEOUT, startup_timeout=120, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(MASTER.parent)}})
     client.km = client.create_kernel_manager()

@@ -1,6 +1,7 @@
 """nbgrader's ``Execute`` preprocessor for ``convclinic grade``: sandboxed kernels, judged cells.
 
-- every kernel starts in bubblewrap (:class:`convclinic.grading.sandbox.SandboxKernelManager`);
+- every kernel starts in bubblewrap (:class:`convclinic.grading.sandbox.SandboxKernelManager`),
+  forked from a warm fork server by default (:mod:`convclinic.grading.forkserver`);
 - judged test cells are collected in the kernel and decided here (grader/README.md, "How a
   part is judged"; :mod:`convclinic.grading.judged`);
 - a kernel that dies or hangs costs only the parts not yet run.
@@ -20,7 +21,7 @@ from nbgrader.preprocessors import Execute
 
 from convclinic.grading import judged as judging
 from convclinic.grading import tamper
-from convclinic.grading.sandbox import SandboxKernelManager
+from convclinic.grading.forkserver import GradingKernelManager
 
 #: What the last notebooks graded in this process did that report.md must name (tamper
 #: attempts, answers using convclinic, forged answers records); the worker reads and clears it.
@@ -79,7 +80,7 @@ class SandboxedExecute(Execute):
     """
 
     def __init__(self, *args, **kwargs):
-        kwargs["kernel_manager_class"] = SandboxKernelManager
+        kwargs["kernel_manager_class"] = GradingKernelManager
         super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):

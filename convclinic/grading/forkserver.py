@@ -10,8 +10,9 @@ imports TensorFlow, Keras and ipykernel once and forks one kernel per submission
   folder (a reset that fails restarts the server: a fresh sandbox).
 - :class:`ForkProvisioner` is the jupyter_client kernel provisioner (the standard hook
   jupyter_client launches kernels through) that asks the server for a kernel instead of
-  starting a process; :class:`convclinic.grading.sandbox.SandboxKernelManager` selects it
-  when warm kernels are on. nbgrader and nbclient use that manager unchanged.
+  starting a process; :class:`GradingKernelManager` (the sandbox's kernel manager, which the
+  grader's execute preprocessor uses) selects it when warm kernels are on. nbgrader and
+  nbclient are unchanged.
 - :data:`LOST` counts servers found dead in this process: the grading worker compares it
   before and after a submission and grades the submission once more when the server died
   meanwhile (a kernel killed with its server is not the student's fault).
@@ -31,10 +32,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
-from convclinic.grading.sandbox import SANDBOX_HOME, SandboxError, bwrap_command, limit_resources
+from convclinic.grading.sandbox import (
+    SANDBOX_HOME,
+    SandboxError,
+    SandboxKernelManager,
+    bwrap_command,
+    copy_student_files,
+    limit_resources,
+    sandbox_environment,
+)
 
 STARTUP_SECONDS = 180
 #: A request is a few milliseconds of work (a reset: killing and deleting, about a second);
@@ -233,3 +244,38 @@ class ForkProvisioner(LocalProvisioner):
 
     async def terminate(self, restart=False):
         await self.send_signal(signal.SIGTERM)
+
+
+class GradingKernelManager(SandboxKernelManager):
+    """The kernel manager grading uses: with ``warm`` (``SandboxKernelManager.warm`` in the
+    config), kernels forked by this process's :class:`ForkServer`; otherwise, or when no server
+    can start here (:data:`UNAVAILABLE`), cold sandboxed kernels."""
+
+    async def _async_pre_start_kernel(self, **kw):
+        if self.warm and UNAVAILABLE is None:
+            try:
+                return await self._pre_start_warm(**kw)
+            except ServerDied:
+                if UNAVAILABLE is None:
+                    raise
+        self.provisioner = None  # cold (UNAVAILABLE says why when warm was asked for)
+        return await super()._async_pre_start_kernel(**kw)
+
+    async def _pre_start_warm(self, **kw):
+        """A kernel forked by this process's fork server, in a sandbox just emptied of
+        everything the previous kernel left (:mod:`convclinic.grading.forkserver`)."""
+        root = self.sandbox_root or tempfile.gettempdir()
+        environment = sandbox_environment(self._kernel_environment(kw))
+        server = server_for(root, environment, self.memory_mb)
+        server.prepare()
+        if kw.get("cwd"):
+            copy_student_files(kw["cwd"], server.work)
+        self._use_ipc(server.runtime)
+        self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+        self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        self.provisioner.server = server
+        # jupyter_client's own preparation (the connection file), not the cold sandbox's command
+        kernel_cmd, kw = await AsyncKernelManager._async_pre_start_kernel(self, **kw)
+        self._check_ipc()
+        kw["cwd"] = server.work
+        return kernel_cmd, kw

@@ -34,7 +34,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode
@@ -147,7 +146,7 @@ def check_sandbox():
                 "or run the grader as root.")
 
 
-def _copy_student_files(source, destination):
+def copy_student_files(source, destination):
     """Copy the non-notebook files of the notebook's folder (the student's extra files, the
     assignment's data files) into the sandbox's working directory. Notebooks stay out: the
     file nbgrader executes already holds the restored hidden tests."""
@@ -170,8 +169,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     sandbox_root = Unicode("", help="Folder for the per-kernel private folders").tag(config=True)
     memory_mb = Integer(DEFAULT_MEMORY_MB, help="Address-space limit of a kernel, MiB").tag(config=True)
-    warm = Bool(False, help="Fork kernels from this process's warm fork server "
-                            "(convclinic.grading.forkserver) instead of starting them cold").tag(config=True)
+    warm = Bool(False, help="Fork kernels from this process's warm fork server (only "
+                            "convclinic.grading.forkserver.GradingKernelManager does)").tag(config=True)
 
     _private = None
     _runtime = None
@@ -197,16 +196,6 @@ class SandboxKernelManager(AsyncKernelManager):
                 raise SandboxError("the kernel connection is not over IPC: refusing to start the kernel")
 
     async def _async_pre_start_kernel(self, **kw):
-        if self.warm:
-            from convclinic.grading import forkserver
-
-            if forkserver.UNAVAILABLE is None:
-                try:
-                    return await self._pre_start_warm(**kw)
-                except forkserver.ServerDied:
-                    if forkserver.UNAVAILABLE is None:
-                        raise
-            self.provisioner = None  # cold from here on (forkserver.UNAVAILABLE says why)
         root = self.sandbox_root or tempfile.gettempdir()
         os.makedirs(root, exist_ok=True)
         for folder in (self._private, self._runtime):  # a restart: the old kernel's folders go
@@ -220,7 +209,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self._runtime = tempfile.mkdtemp(prefix="cc-")
         runtime = self._runtime
         if kw.get("cwd"):
-            _copy_student_files(kw["cwd"], workdir)
+            copy_student_files(kw["cwd"], workdir)
         self._use_ipc(runtime)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         self._check_ipc()
@@ -229,27 +218,6 @@ class SandboxKernelManager(AsyncKernelManager):
         # the kernel's own stdout/stderr (not the cells' outputs) reach nobody
         kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         kw["preexec_fn"] = limit_resources(self.memory_mb)
-        return kernel_cmd, kw
-
-    async def _pre_start_warm(self, **kw):
-        """A kernel forked by this process's fork server, in a sandbox just emptied of
-        everything the previous kernel left (:mod:`convclinic.grading.forkserver`)."""
-        from convclinic.grading import forkserver
-
-        root = self.sandbox_root or tempfile.gettempdir()
-        environment = sandbox_environment(self._kernel_environment(kw))
-        server = forkserver.server_for(root, environment, self.memory_mb)
-        server.prepare()
-        if kw.get("cwd"):
-            _copy_student_files(kw["cwd"], server.work)
-        self._use_ipc(server.runtime)
-        self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
-        self.provisioner = forkserver.ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
-                                                      parent=self)
-        self.provisioner.server = server
-        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
-        self._check_ipc()
-        kw["cwd"] = server.work
         return kernel_cmd, kw
 
     async def _async_cleanup_resources(self, restart=False):

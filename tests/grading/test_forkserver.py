@@ -1,6 +1,6 @@
 """Warm kernels: kernels forked from the sandboxed fork server (convclinic.grading.forkserver).
 
-Kernel-level tests drive the real SandboxKernelManager (warm) with a real kernel client: what
+Kernel-level tests drive the real GradingKernelManager (warm) with a real kernel client: what
 one kernel leaves (processes, files in every writable folder, environment, patched modules)
 never reaches the next kernel of the same server, the server's memory cannot be read or
 traced, and a dead server is replaced. The grading tests run the real ``convclinic grade``.
@@ -23,7 +23,8 @@ from jupyter_client import BlockingKernelClient
 from jupyter_core.utils import run_sync
 
 from convclinic.grading import forkserver
-from convclinic.grading.sandbox import SANDBOX_HOME, SandboxKernelManager
+from convclinic.grading.forkserver import GradingKernelManager
+from convclinic.grading.sandbox import SANDBOX_HOME
 from tests.conftest import ROOT, require_command
 from tests.fixtures.submissions import matrix
 
@@ -110,7 +111,7 @@ def warm(tmp_path):
 
 def run_kernel(warm, code, timeout=120):
     """Start a warm kernel as grading does, run ``code``, return (stdout, error name)."""
-    manager = SandboxKernelManager(kernel_name="python3", sandbox_root=warm["root"], warm=True)
+    manager = GradingKernelManager(kernel_name="python3", sandbox_root=warm["root"], warm=True)
     run_sync(manager.start_kernel)(cwd=warm["cwd"])
     client = BlockingKernelClient()
     client.load_connection_info(manager.get_connection_info())
