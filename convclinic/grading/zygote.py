@@ -29,6 +29,7 @@ every process and file it leaves is gone before the next fork.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import signal
@@ -81,13 +82,21 @@ def _other_processes():
     return found
 
 
+def _read_only_mount(path):
+    """A read-only bind of the sandbox (the venv or the course when they live under /tmp or
+    /home: bwrap makes their parent folders on the writable tmpfs)."""
+    return os.path.ismount(path) and bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
 def _contents(folder):
-    """Everything under ``folder`` but empty mount points (the work and IPC folders)."""
+    """What a kernel left under ``folder``: every file and every empty folder that is not a
+    mount point, read-only binds skipped."""
     found = []
     for current, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not _read_only_mount(os.path.join(current, name))]
         found += [os.path.join(current, name) for name in files]
-        found += [os.path.join(current, name) for name in folders
-                  if not os.path.ismount(os.path.join(current, name))]
+        if current != folder and not folders and not files and not os.path.ismount(current):
+            found.append(current)
     return found
 
 
@@ -136,9 +145,15 @@ class Zygote:
             path = os.path.join(folder, name)
             info = os.lstat(path)
             if stat.S_ISDIR(info.st_mode):
+                if _read_only_mount(path):
+                    continue
                 self.wipe(path)
                 if not os.path.ismount(path):
-                    os.rmdir(path)
+                    try:
+                        os.rmdir(path)
+                    except OSError as error:  # bwrap's folders around read-only binds stay
+                        if error.errno != errno.ENOTEMPTY:
+                            raise
             else:
                 os.unlink(path)
 

@@ -35,11 +35,14 @@ PROBE = textwrap.dedent("""
     import json, os, sys, numpy
     from ipykernel.kernelapp import IPKernelApp
     _ipc = os.path.dirname(IPKernelApp.instance().connection_file)  # this kernel's own sockets
-    def _listing(folder):
+    def _listing(folder):  # files and empty folders, read-only binds (a venv under /tmp) skipped
         found = []
         for current, folders, files in os.walk(folder):
+            folders[:] = [n for n in folders if not (os.path.ismount(os.path.join(current, n))
+                                                     and os.statvfs(os.path.join(current, n)).f_flag & os.ST_RDONLY)]
             found += [os.path.join(current, n) for n in files]
-            found += [os.path.join(current, n) for n in folders if not os.path.ismount(os.path.join(current, n))]
+            if current != folder and not folders and not files and not os.path.ismount(current):
+                found.append(current)
         return sorted(found)
     print(json.dumps({
         "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
