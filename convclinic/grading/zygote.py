@@ -93,10 +93,10 @@ def _contents(folder):
     mount point, read-only binds skipped."""
     found = []
     for current, folders, files in os.walk(folder):
-        folders[:] = [name for name in folders if not _read_only_mount(os.path.join(current, name))]
-        found += [os.path.join(current, name) for name in files]
         if current != folder and not folders and not files and not os.path.ismount(current):
             found.append(current)
+        folders[:] = [name for name in folders if not _read_only_mount(os.path.join(current, name))]
+        found += [os.path.join(current, name) for name in files]
     return found
 
 

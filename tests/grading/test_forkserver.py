@@ -38,11 +38,11 @@ PROBE = textwrap.dedent("""
     def _listing(folder):  # files and empty folders, read-only binds (a venv under /tmp) skipped
         found = []
         for current, folders, files in os.walk(folder):
+            if current != folder and not folders and not files and not os.path.ismount(current):
+                found.append(current)
             folders[:] = [n for n in folders if not (os.path.ismount(os.path.join(current, n))
                                                      and os.statvfs(os.path.join(current, n)).f_flag & os.ST_RDONLY)]
             found += [os.path.join(current, n) for n in files]
-            if current != folder and not folders and not files and not os.path.ismount(current):
-                found.append(current)
         return sorted(found)
     print(json.dumps({
         "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
