@@ -76,6 +76,7 @@ class ForkServer:
 
     # -- lifetime ---------------------------------------------------------------------------
     def start(self):
+        global UNAVAILABLE
         self.stop()
         os.makedirs(self.root, exist_ok=True)
         self._folder = tempfile.mkdtemp(prefix="forkserver-", dir=self.root)
@@ -93,7 +94,6 @@ class ForkServer:
         try:
             ready = self._read(STARTUP_SECONDS)
         except ServerDied as error:
-            global UNAVAILABLE
             UNAVAILABLE = f"the fork server did not start ({error})"
             raise
         if not ready.get("ready"):
