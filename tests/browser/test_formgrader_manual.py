@@ -58,7 +58,12 @@ def grade_in_formgrader(page, server):
 
     score = page.locator(f"input.score#{support.MANUAL_ID}")
     comment = page.locator(f"textarea#{support.MANUAL_ID}-comment")
-    assert "needs_manual_grade" in (score.get_attribute("class") or "")
+    # formgrader draws the cell's state by script once its grades are fetched from the API
+    # (formgrade_models.js adds the class then): wait for it, up to the page's default timeout;
+    # a cell that never shows as waiting fails here
+    page.wait_for_function(
+        "id => document.getElementById(id)?.classList.contains('needs_manual_grade')",
+        arg=support.MANUAL_ID)
 
     def saved(kind):
         return lambda response: (f"/formgrader/api/{kind}/" in response.url
