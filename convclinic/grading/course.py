@@ -186,46 +186,60 @@ def _course_id(master_db, assignments):
     return "default_course"
 
 
-def _import_submission(db_url, course_id, entry, folder):
-    """Create/update one submission and save its grades with nbgrader's SaveAutoGrades."""
-    from nbgrader.api import Gradebook, MissingEntry
+def _save_auto_grades(gradebook, notebook, resources):
+    """nbgrader's ``SaveAutoGrades`` on ``gradebook``, already open (its own ``preprocess`` opens
+    and closes a gradebook for every notebook: most of a merge's time)."""
     from nbgrader.preprocessors import SaveAutoGrades
+
+    class SaveInto(SaveAutoGrades):
+        def preprocess(self, nb, resources):
+            self.notebook_id = resources["nbgrader"]["notebook"]
+            self.assignment_id = resources["nbgrader"]["assignment"]
+            self.student_id = resources["nbgrader"]["student"]
+            self.db_url = resources["nbgrader"]["db_url"]
+            self.gradebook = gradebook
+            return super(SaveAutoGrades, self).preprocess(nb, resources)  # the cells, as nbgrader
+
+    SaveInto().preprocess(notebook, resources)
+
+
+def _import_submission(gradebook, db_url, entry, folder):
+    """Create/update one submission and save its grades with nbgrader's SaveAutoGrades."""
+    from nbgrader.api import MissingEntry
 
     student, assignment = entry["student_id"], entry["assignment"]
     for attempt in range(2):
-        with Gradebook(db_url, course_id) as gradebook:
-            gradebook.update_or_create_submission(assignment, student)
-            notebooks = [notebook.name for notebook in gradebook.find_assignment(assignment).notebooks]
-            for name in notebooks:  # a notebook nbgrader did not grade scores 0, as in Autograde
-                if not os.path.exists(os.path.join(folder, name + ".ipynb")):
-                    for grade in gradebook.find_submission_notebook(name, assignment, student).grades:
-                        grade.auto_score = 0
-                        grade.needs_manual_grade = False
-                    gradebook.db.commit()
+        gradebook.update_or_create_submission(assignment, student)
+        notebooks = [notebook.name for notebook in gradebook.find_assignment(assignment).notebooks]
+        for name in notebooks:  # a notebook nbgrader did not grade scores 0, as in Autograde
+            if not os.path.exists(os.path.join(folder, name + ".ipynb")):
+                for grade in gradebook.find_submission_notebook(name, assignment, student).grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+                gradebook.db.commit()
         try:
             for name in notebooks:
                 path = os.path.join(folder, name + ".ipynb")
                 if os.path.exists(path):
                     resources = {"nbgrader": {"notebook": name, "assignment": assignment,
                                               "student": student, "db_url": db_url}}
-                    SaveAutoGrades().preprocess(nbformat.read(path, as_version=4), resources)
+                    _save_auto_grades(gradebook, nbformat.read(path, as_version=4), resources)
             break
         except MissingEntry:
+            gradebook.db.rollback()
             if attempt:
                 raise
             # the master gained a cell since this submission was imported (a renamed grade
             # id, which grader/README.md forbids): import the submission afresh
-            with Gradebook(db_url, course_id) as gradebook:
-                gradebook.remove_submission(assignment, student)
+            gradebook.remove_submission(assignment, student)
     # the journal is the truth of grades.csv: the merged autograded scores must be the same
-    with Gradebook(db_url, course_id) as gradebook:
-        for part in entry.get("parts", []):
-            if part.get("manual"):
-                continue
-            grade = gradebook.find_grade(part["grade_id"], part["notebook"], assignment, student)
-            if grade.auto_score != part["auto_score"]:
-                grade.auto_score = part["auto_score"]
-        gradebook.db.commit()
+    for part in entry.get("parts", []):
+        if part.get("manual"):
+            continue
+        grade = gradebook.find_grade(part["grade_id"], part["notebook"], assignment, student)
+        if grade.auto_score != part["auto_score"]:
+            grade.auto_score = part["auto_score"]
+    gradebook.db.commit()
 
 
 def sync_course(out, entries, master_course, assignments, course=None, db_url=None):
@@ -252,39 +266,37 @@ def sync_course(out, entries, master_course, assignments, course=None, db_url=No
             record = json.load(handle)
     except (OSError, ValueError):
         record = {}
-    with Gradebook(db_url, course_id) as gradebook:
+    with Gradebook(db_url, course_id) as gradebook:  # one connection for the whole merge
         _copy_definitions(master_db, gradebook, assignments)
         for entry in entries:
             gradebook.update_or_create_student(entry["student_id"])
         present = {f"{row.assignment.name}/{row.student.id}" for row in gradebook.db.query(SubmittedAssignment)}
-    # a submission the gradebook lacks is imported again (a new or restored database, an import
-    # cut short by a lost connection): the journal, not the record, is the truth
-    record = {key: digest for key, digest in record.items() if key in present}
-    for entry in sorted(entries, key=lambda e: (e["assignment"], e["student_id"])):
-        key = f"{entry['assignment']}/{entry['student_id']}"
-        folder = autograded_folder(out, entry["student_id"], entry["assignment"], course)
-        digest = _digest(entry, folder)
-        if record.get(key) != digest:
-            _sync_entry(db_url, course_id, entry, folder)
-            record[key] = digest
-            atomic_write(record_path, json.dumps(record, indent=1, sort_keys=True))
-    with Gradebook(db_url, course_id) as gradebook:
+        # a submission the gradebook lacks is imported again (a new or restored database, an
+        # import cut short by a lost connection): the journal, not the record, is the truth
+        record = {key: digest for key, digest in record.items() if key in present}
+        for entry in sorted(entries, key=lambda e: (e["assignment"], e["student_id"])):
+            key = f"{entry['assignment']}/{entry['student_id']}"
+            folder = autograded_folder(out, entry["student_id"], entry["assignment"], course)
+            digest = _digest(entry, folder)
+            if record.get(key) != digest:
+                _sync_entry(gradebook, db_url, entry, folder)
+                record[key] = digest
+                atomic_write(record_path, json.dumps(record, indent=1, sort_keys=True))
         return apply_deadlines(gradebook, db_url, config, root,
                                lambda student, assignment: course_path(root, "submitted", student, assignment))
 
 
-def _sync_entry(db_url, course_id, entry, folder):
+def _sync_entry(gradebook, db_url, entry, folder):
     """Import one graded submission; one with nothing gradable has no submission (it scores 0)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     gradable = entry.get("state") == "graded" and entry.get("autograded") and all(
         os.path.exists(os.path.join(folder, name)) for name in entry["autograded"])
     if gradable:
-        _import_submission(db_url, course_id, entry, folder)
+        _import_submission(gradebook, db_url, entry, folder)
         return
-    with Gradebook(db_url, course_id) as gradebook:
-        try:
-            gradebook.remove_submission(entry["assignment"], entry["student_id"])
-        except MissingEntry:
-            pass
+    try:
+        gradebook.remove_submission(entry["assignment"], entry["student_id"])
+    except MissingEntry:
+        gradebook.db.rollback()
     shutil.rmtree(folder, ignore_errors=True)

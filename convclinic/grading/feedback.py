@@ -106,12 +106,13 @@ def feedback_config(config, hidden):
     from nbgrader.preprocessors import GetGrades
     from traitlets.config import Config
 
-    from convclinic.grading.nbgrader_setup import HideHiddenTests
+    from convclinic.grading.nbgrader_setup import FeedbackExporter, HideHiddenTests
 
     merged = Config()
     merged.merge(config)
     overrides = Config()
     overrides.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    overrides.GenerateFeedback.exporter_class = FeedbackExporter
     overrides.HideHiddenTests.hidden_lines = list(hidden)
     merged.merge(overrides)
     return merged

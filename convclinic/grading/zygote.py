@@ -51,9 +51,16 @@ def _prctl_dumpable(value):
 
 #: What the course's graded notebooks import (their setup cells), loaded once; importing
 #: them runs no TensorFlow op (the server stays at the 2 threads the imports start).
+#: Then what a starting ipykernel imports lazily, as a cold one does at each start: its kernel
+#: and shell classes and the debugger they load (debugpy alone is about 0.5 s of CPU), IPython's
+#: helpers, sqlite3 for the history, numpy.random (reseeded in every kernel) and tornado's
+#: asyncio loop. Importing them starts no thread and creates no event loop.
 WARM_MODULES = ("ipykernel.kernelapp", "numpy", "matplotlib.font_manager", "tensorflow", "keras",
                 "tf_keras", "convclinic.runtime", "convclinic.judging", "convclinic.pipelines",
-                *(f"convclinic.judging.ex{number:02d}" for number in range(1, 8)))
+                *(f"convclinic.judging.ex{number:02d}" for number in range(1, 8)),
+                "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+                "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
+                "IPython.extensions.storemagic", "sqlite3", "numpy.random", "tornado.platform.asyncio")
 
 
 def warm_imports():
