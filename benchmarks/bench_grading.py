@@ -15,9 +15,12 @@ graded four times, in one run:
 - the same with ``--no-warm``: every kernel started cold (TensorFlow imported each time);
 - ``convclinic grade ... --scheduler tcp://127.0.0.1:PORT`` on a Dask cluster started with
   the stock commands on loopback: ``dask scheduler`` and two ``dask worker --nthreads 1``
-  (as many grading slots as the local pool has workers on this machine); the workers are
-  started and connected beforehand, untimed; the timed part includes sending the master
-  course and every submission as bytes and the results back.
+  (as many grading slots as the local pool has workers on this machine), each with
+  ``--preload convclinic.grading.cluster`` as grader/README.md starts them; the workers are
+  started and connected beforehand, untimed, which includes the warm-up of their grading
+  processes (TensorFlow imported for judging, fork server started): a long-lived worker pays it
+  once for all batches, the local pool once per batch; the timed part includes sending the
+  master course and every submission as bytes and the results back.
 
 Per submission, each grading process records its own seconds (``seconds`` in the journal):
 their medians, and the peak memory of each Dask worker's process tree (the nanny, the
@@ -227,7 +230,8 @@ def run(quick=False):
                 "pages, grades.csv and the merged OUT/course; master generation (generate_assignment) is "
                 "untimed on both sides; the baseline is nbgrader autograde alone (test cells judge in the "
                 "kernel), no sandbox, no feedback; the Dask run has its scheduler and workers started and "
-                "connected beforehand (untimed), on the same cores as the local pool; the peak memory "
+                "connected beforehand (untimed; with --preload convclinic.grading.cluster their grading processes "
+                "start warm then, once for all batches), on the same cores as the local pool; the peak memory "
                 "per slot comes from a second, untimed Dask run with a sampler reading /proc twice a "
                 "second",
     }

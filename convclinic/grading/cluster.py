@@ -16,6 +16,11 @@ machine that has the course's pinned environment and bubblewrap (grader/README.m
   them as a local batch does: it stays the only writer of the gradebook, the journal,
   grades.csv and report.md.
 
+A worker started with ``--preload convclinic.grading.cluster`` (:func:`dask_setup`) starts its
+grading processes when it starts, warm (TensorFlow imported for judging, the fork server
+started), and keeps them from batch to batch; a batch whose kernel settings they match is
+graded by them, with its own course copy in each (:func:`convclinic.grading.worker.grade_in`).
+
 A worker that dies mid-batch (even SIGKILL) loses nothing: the scheduler hands its tasks
 to another worker. Each submission is one task with a key naming the student, the
 assignment and the submission's fingerprint, and its result is published at most once,
@@ -81,7 +86,6 @@ class CoursePlugin(WorkerPlugin):
 
     def setup(self, worker):
         from convclinic.grading.sandbox import check_sandbox
-        from convclinic.grading.worker import environment, kernel_threads
 
         check_sandbox()  # a worker without bubblewrap refuses to grade rather than grade unsandboxed
         self.root = os.path.join(worker.local_directory, self.name)
@@ -90,32 +94,25 @@ class CoursePlugin(WorkerPlugin):
         os.makedirs(master)
         with tarfile.open(fileobj=io.BytesIO(self.archive)) as archive:
             archive.extractall(master, filter="data")
-        settings = dict(self.settings, master_course=master, work_root=os.path.join(self.root, "work"))
+        slots = max(1, worker.state.nthreads)
+        own = process_settings(worker, slots, self.settings)
+        settings = dict(self.settings, **own, master_course=master, work_root=os.path.join(self.root, "work"))
         if self.course_config is not None:
             settings["course_config"] = os.path.join(self.root, "nbgrader_config.py")
             with open(settings["course_config"], "wb") as handle:
                 handle.write(self.course_config)
-        slots = max(1, worker.state.nthreads)
-        threads = kernel_threads(slots)
-        settings["environment"] = dict(environment(), OMP_NUM_THREADS=threads,
-                                       TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads)
         self.worker_settings, self.slots = settings, slots
-        # a worker started by the stock `dask worker` runs under a nanny as a daemonic
-        # multiprocessing child, which multiprocessing forbids to have children of its own; the
-        # grading processes die with this one anyway (worker.die_with_parent)
-        multiprocessing.current_process()._config["daemon"] = False
-        self.pool = self._new_pool()
-
-    def _new_pool(self):
-        from convclinic.grading.worker import init_worker
-
-        # spawned, not forked: the Dask worker is multi-threaded
-        return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker, initargs=(self.worker_settings,))
+        allow_children()
+        warm = WARM.get(worker.address)
+        # the worker's own grading processes, started warm when it started (dask_setup), serve
+        # this batch when they grade as it asks; else the batch starts its own
+        self.pool = warm["pool"] if warm and warm["settings"] == own else None
+        if self.pool is None:
+            self.pool = _new_pool(slots, settings)
 
     def teardown(self, worker):
-        if self.pool is not None:
+        warm = WARM.get(worker.address)
+        if self.pool is not None and not (warm and warm["pool"] is self.pool):
             self.pool.shutdown(wait=False, cancel_futures=True)
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -123,7 +120,7 @@ class CoursePlugin(WorkerPlugin):
     def grade(self, job, files):
         """Grade one submission in this worker's pool; a crashed grading process is replaced and
         the submission tried once more before it counts as the grader's error."""
-        from convclinic.grading.worker import grade_job
+        from convclinic.grading.worker import grade_in
 
         folder = os.path.join(self.root, "jobs", f"{job['assignment']}-{job['student_id']}-{os.urandom(4).hex()}")
         write_tree(os.path.join(folder, "staged"), files)
@@ -131,14 +128,91 @@ class CoursePlugin(WorkerPlugin):
         try:
             for _attempt in range(2):
                 try:
-                    result_dir = self.pool.submit(grade_job, job).result()
+                    result_dir = self.pool.submit(grade_in, self.worker_settings, job).result()
                     return read_tree(result_dir)
                 except concurrent.futures.process.BrokenProcessPool:
                     self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = self._new_pool()
+                    for warm in WARM.values():  # a broken warm pool is replaced by a cold one
+                        if warm["pool"] is self.pool:
+                            warm["pool"] = None
+                    self.pool = _new_pool(self.slots, self.worker_settings)
             raise RuntimeError("the grading process itself crashed twice on this submission")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+#: Per Dask worker (address) started with ``--preload convclinic.grading.cluster``: its warm
+#: grading processes ({"pool", "settings"}), kept from batch to batch.
+WARM = {}
+
+def process_settings(worker, slots, batch=None):
+    """The settings a grading process of ``worker`` starts with: the grading environment (the
+    kernels' threads: the worker's cores shared by its ``slots``), its kernels' folder kept
+    across batches, and, from ``batch`` (default: warm kernels, the default memory limit), the
+    kernels and memory limit."""
+    from convclinic.grading.sandbox import DEFAULT_MEMORY_MB
+    from convclinic.grading.worker import environment, kernel_threads
+
+    threads = kernel_threads(slots)
+    batch = batch or {}
+    return {"environment": dict(environment(), OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads,
+                                TF_NUM_INTEROP_THREADS=threads),
+            "kernel_root": os.path.join(worker.local_directory, "convclinic-kernels"),
+            "warm": batch.get("warm", True), "memory_mb": batch.get("memory_mb") or DEFAULT_MEMORY_MB}
+
+
+def allow_children():
+    """A worker started by the stock `dask worker` runs under a nanny as a daemonic
+    multiprocessing child, which multiprocessing forbids to have children of its own; the
+    grading processes die with this one anyway (worker.die_with_parent)."""
+    multiprocessing.current_process()._config["daemon"] = False
+
+
+def _new_pool(slots, settings):
+    from convclinic.grading.worker import init_worker
+
+    # spawned, not forked: the Dask worker is multi-threaded
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=slots, mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker, initargs=(settings,))
+
+
+async def dask_setup(worker):
+    """``dask worker --preload convclinic.grading.cluster``: when the worker starts, start its
+    grading processes and warm each one (:func:`convclinic.grading.worker.warm_up`: the judging's
+    TensorFlow import, the fork server started), before the worker joins the scheduler; every
+    batch whose settings match (the defaults) is then graded by them without those start costs.
+    A worker that cannot warm up (no bubblewrap) says so in its log and grades as without it."""
+    import asyncio
+    import logging
+
+    from convclinic.grading.sandbox import SandboxError, check_sandbox
+    from convclinic.grading.worker import init_process, warm_up
+
+    log = logging.getLogger("distributed.worker")  # the worker's own log (its handler and level)
+    try:
+        check_sandbox()
+    except SandboxError as error:
+        log.warning("convclinic: no warm grading processes on this worker: %s", error)
+        return
+    slots = max(1, worker.state.nthreads)
+    settings = process_settings(worker, slots)
+    allow_children()
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=slots, mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_process, initargs=(settings,))
+    # one warm-up per process: a spawning pool starts a new process for each task submitted
+    # while none is idle
+    futures = [pool.submit(warm_up, settings) for _ in range(slots)]
+    pids = await asyncio.get_running_loop().run_in_executor(None, lambda: [f.result() for f in futures])
+    WARM[worker.address] = {"pool": pool, "settings": settings}
+    log.info("convclinic: %d warm grading process(es): %s", len(set(pids)), sorted(set(pids)))
+
+
+async def dask_teardown(worker):
+    warm = WARM.pop(worker.address, None)
+    if warm and warm["pool"] is not None:
+        warm["pool"].shutdown(wait=False, cancel_futures=True)
 
 
 def grade_remote(plugin_name, job, files):

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
+import itertools
 import json
 import os
 import select
@@ -32,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 from jupyter_client.manager import AsyncKernelManager
@@ -51,11 +54,16 @@ STARTUP_SECONDS = 180
 #: A request is a few milliseconds of work (a reset: killing and deleting, about a second);
 #: a server that does not answer in this time (stopped by a kernel's SIGSTOP) is replaced.
 REQUEST_SECONDS = 20
+#: How long a fork waits for the kernel's sockets before handing over to jupyter_client's wait.
+SOCKET_SECONDS = 10
 _SERVERS = {}
 #: How many times a running fork server was found dead in this process (module docstring).
 LOST = 0
 #: Why warm kernels cannot run in this process (None: they can); kernels then start cold.
 UNAVAILABLE = None
+#: Servers started, by the pid of the process that started them (a Dask worker's warm grading
+#: process started its server before its first submission).
+STARTS = collections.Counter()
 
 
 class ServerDied(RuntimeError):
@@ -69,6 +77,7 @@ class ForkServer:
         self.root = root
         self.environment = dict(environment)
         self.memory_mb = int(memory_mb)
+        self.key = (root, tuple(sorted(self.environment.items())), self.memory_mb)
         self.process = None
         self._ready = False
         self.starts = 0
@@ -76,7 +85,7 @@ class ForkServer:
 
     # -- lifetime ---------------------------------------------------------------------------
     def start(self):
-        global UNAVAILABLE
+        """Start the server and wait until it is ready."""
         self.stop()
         os.makedirs(self.root, exist_ok=True)
         self._folder = tempfile.mkdtemp(prefix="forkserver-", dir=self.root)
@@ -90,7 +99,12 @@ class ForkServer:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=limit_resources(self.memory_mb), start_new_session=True)
         self.starts += 1
+        STARTS[os.getpid()] += 1
         self._ready = False
+        self._await_ready()
+
+    def _await_ready(self):
+        global UNAVAILABLE
         try:
             ready = self._read(STARTUP_SECONDS)
         except ServerDied as error:
@@ -175,13 +189,34 @@ class ForkServer:
 
 def server_for(root, environment, memory_mb):
     """This process's server for these settings (started on first use)."""
-    key = (root, tuple(sorted(environment.items())), int(memory_mb))
+    key = ForkServer(root, environment, memory_mb).key
     server = _SERVERS.get(key)
     if server is None:
         for other in _SERVERS.values():  # one warm sandbox per process: settings changed
             other.stop()
         _SERVERS.clear()
         server = _SERVERS[key] = ForkServer(root, environment, memory_mb)
+    return server
+
+
+def kernel_key(root, memory_mb=None, env=None):
+    """(root, environment, memory) of the server a :class:`GradingKernelManager` with
+    ``sandbox_root=root`` and ``memory_mb`` uses in a process whose environment is ``env``."""
+    manager = GradingKernelManager(kernel_name="python3", sandbox_root=root, warm=True,
+                                   **({"memory_mb": int(memory_mb)} if memory_mb else {}))
+    kernel_env = manager._kernel_environment({"env": dict(os.environ if env is None else env)})
+    return root, sandbox_environment(kernel_env), manager.memory_mb
+
+
+def prestart(root, memory_mb=None):
+    """Start this process's server now, for kernels that :class:`GradingKernelManager` will start
+    with ``sandbox_root=root`` and ``memory_mb`` in this process's environment (the same key, so
+    the first kernel finds it ready); a server that cannot start leaves kernels cold, as ever."""
+    server = server_for(*kernel_key(root, memory_mb))
+    try:
+        server.prepare()
+    except ServerDied:
+        pass
     return server
 
 
@@ -212,7 +247,27 @@ class ForkProvisioner(LocalProvisioner):
         self.kernel_pid = self.server.fork(cmd)
         self.pid = self.kernel_pid
         self.cwd = SANDBOX_HOME + "/work"
+        await self._sockets_bound()
         return self.connection_info
+
+    async def _sockets_bound(self, seconds=SOCKET_SECONDS):
+        """Return once the forked kernel has bound its IPC sockets (their files exist), it
+        exited, or ``seconds`` passed. A client that connects before a socket exists retries
+        only every 100 ms (ZeroMQ's reconnect interval), and jupyter_client's ``wait_for_ready``
+        that misses the kernel's first status on IOPub asks again 200 ms later: together most
+        of a forked kernel's start, which is itself about 0.1 s of CPU."""
+        info = self.connection_info
+        if info.get("transport") != "ipc":
+            return
+        paths = [f"{info['ip']}-{info[channel + '_port']}"
+                 for channel in ("shell", "iopub", "stdin", "control", "hb")]
+        deadline = time.monotonic() + seconds
+        for attempt in itertools.count():
+            if all(os.path.exists(path) for path in paths) or time.monotonic() > deadline:
+                return
+            if attempt % 20 == 19 and await self.poll() is not None:  # it died starting
+                return
+            await asyncio.sleep(0.005)
 
     async def poll(self):
         if self.kernel_pid is None:
@@ -229,7 +284,7 @@ class ForkProvisioner(LocalProvisioner):
             if status is not None:
                 self.kernel_pid = None
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)  # a killed kernel is gone within milliseconds
         return status
 
     async def send_signal(self, signum):

@@ -405,7 +405,7 @@ def _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_no
     pending = list(jobs)
     for attempt in range(2):
         if not pending:
-            return
+            break
         context = multiprocessing.get_context("fork")
         crashed = []
         with concurrent.futures.ProcessPoolExecutor(
@@ -424,7 +424,6 @@ def _run_jobs(options, jobs, workers, settings, journal, entries, out, layout_no
                     continue
                 _show(options, _finish(job, result_dir, journal, entries, out, layout_notes))
         pending = crashed
-        workers = 1
     for job in pending:  # crashed twice: the grader could not handle it, say so
         _failed(job, "the grading process itself crashed twice on this submission", journal, entries)
 

@@ -68,20 +68,66 @@ def kernel_threads(workers):
 
 
 def init_worker(settings):
-    """Pool initializer: make this process's private course copy."""
+    """Pool initializer: set this process up (:func:`init_process`), then make its private
+    course copy (:func:`use_course`)."""
+    init_process(settings)
+    use_course(settings)
+
+
+def init_process(settings):
+    """What a grading process needs whatever it grades: nbgrader's gradebook API prepared, death
+    with its parent, Ctrl-C left to the main process, the grading environment."""
     from convclinic.grading.nbgrader_setup import prepare_gradebook_api
 
     prepare_gradebook_api()
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     os.environ.update(settings.get("environment", {}))
+
+
+def use_course(settings):
+    """Make this process's private copy of the master course of ``settings`` (a batch's), unless
+    it has it already (a long-lived process of a Dask worker grades batch after batch)."""
+    if _STATE.get("master_course") == settings["master_course"] and os.path.isdir(_STATE.get("course", "")):
+        _STATE["settings"] = settings
+        return
     course = os.path.join(settings["work_root"], f"worker-{os.getpid()}")
     shutil.rmtree(course, ignore_errors=True)
     os.makedirs(course)
     shutil.copytree(os.path.join(settings["master_course"], "source"), os.path.join(course, "source"))
     shutil.copy(os.path.join(settings["master_course"], "gradebook.db"), os.path.join(course, "gradebook.db"))
     _STATE.clear()
-    _STATE.update(settings=settings, course=course)
+    _STATE.update(settings=settings, course=course, master_course=settings["master_course"])
+
+
+def warm_up(settings):
+    """Do now what this process's first submission would otherwise wait for: the judging's
+    TensorFlow import and, with warm kernels, the fork server started (its sandbox root and
+    environment as a submission's kernel will have them, so that the kernel finds it)."""
+    from convclinic import judging  # noqa: F401 - the judges' own modules
+    from convclinic.judging import truth
+
+    truth.keras()
+    if settings.get("warm"):
+        from convclinic.grading import forkserver
+
+        forkserver.prestart(_sandbox_root(settings), settings.get("memory_mb"))
+    return os.getpid()
+
+
+def grade_in(settings, job):
+    """:func:`grade_job` in a process that may not have this batch's course yet."""
+    use_course(settings)
+    return grade_job(job)
+
+
+def _sandbox_root(settings, course=None):
+    """Where this process's kernels get their private folders (its fork server's root): the
+    course copy's ``kernels``, or ``kernel_root/<pid>`` (a Dask worker's, kept from batch to
+    batch with its warm fork server)."""
+    if settings.get("kernel_root"):
+        return os.path.join(settings["kernel_root"], str(os.getpid()))
+    return os.path.join(course or _STATE["course"], "kernels")
 
 
 def _config():
@@ -90,7 +136,7 @@ def _config():
     settings = _STATE["settings"]
     return grading_config(
         _STATE["course"], settings.get("course_config"), timeout=settings.get("timeout"),
-        memory_mb=settings.get("memory_mb"), sandbox_root=os.path.join(_STATE["course"], "kernels"),
+        memory_mb=settings.get("memory_mb"), sandbox_root=_sandbox_root(settings),
         hidden_lines=settings.get("hidden_lines", {}).get(_STATE.get("assignment"), []),
         ignore=settings.get("ignore"), warm=settings.get("warm", False))
 
@@ -114,6 +160,7 @@ def grade_job(job):
     path of its result folder (``result.json`` plus ``feedback/<notebook>.html``)."""
     from nbgrader.converters import GenerateFeedback
 
+    from convclinic.grading import forkserver
     from convclinic.grading.execute import JUDGING_SECONDS, NOTES
 
     started = time.monotonic()
@@ -162,6 +209,7 @@ def grade_job(job):
     result["autograde_seconds"] = round(autograde_seconds, 2)
     result["judging_seconds"] = round(JUDGING_SECONDS[0], 2)
     result["worker"] = os.getpid()
+    result["fork_server_starts"] = forkserver.STARTS[os.getpid()]  # 0: it uses one started for it
     return _write_result(job, result, feedback_files)
 
 

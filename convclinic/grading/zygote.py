@@ -63,14 +63,19 @@ WARM_MODULES = ("ipykernel.kernelapp", "numpy", "matplotlib.font_manager", "tens
                 "IPython.extensions.storemagic", "sqlite3", "numpy.random", "tornado.platform.asyncio")
 
 
-def warm_imports():
+def warm_imports(modules=WARM_MODULES):
+    """Import ``modules`` (TensorFlow's log lines silenced), running no TensorFlow op."""
     import importlib
 
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # a course without that exercise: its notebooks import it cold
-            pass
+    from convclinic.runtime import quiet_environment, stderr_silenced
+
+    quiet_environment()
+    with stderr_silenced():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # a course without that exercise: its notebooks import it cold
+                pass
 
 
 def _other_processes():

@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import pathlib
+import re
 import shlex
 import signal
 import subprocess
@@ -82,10 +83,11 @@ def client_folders(*folders):
 
 
 @contextlib.contextmanager
-def dask_cluster(base, workers=2, hide=(), environment=None):
+def dask_cluster(base, workers=2, hide=(), environment=None, preload=True):
     """``dask scheduler`` and ``workers`` × ``dask worker --nthreads 1`` as an administrator starts
     them, each worker in its own empty folder (its cwd and --local-directory) and, as root, with
-    the folders ``hide`` empty in its mount namespace; all stopped after."""
+    the folders ``hide`` empty in its mount namespace; all stopped after. With ``preload`` (as
+    grader/README.md starts them) each worker warms its grading process when it starts."""
     from distributed import Client
 
     address = f"tcp://127.0.0.1:{free_port()}"
@@ -100,7 +102,8 @@ def dask_cluster(base, workers=2, hide=(), environment=None):
             home.mkdir()
             processes.append(subprocess.Popen(hidden(
                 [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--local-directory",
-                 str(home / "local"), "--no-dashboard", "--name", f"worker-{number}"], hide),
+                 str(home / "local"), "--no-dashboard", "--name", f"worker-{number}",
+                 *(["--preload", "convclinic.grading.cluster"] if preload else [])], hide),
                 cwd=home, env=environment, stdout=log, stderr=log, start_new_session=True))
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(workers, timeout=120)
@@ -145,7 +148,13 @@ def test_a_class_graded_on_two_dask_workers_scores_as_local_grading(a_class, tmp
             assert list(seen.values()) == [[False, []], [False, []]], seen
         done = subprocess.run(grade_command(submissions, out, "--scheduler", address), capture_output=True,
                               text=True, cwd=tmp_path, timeout=900, check=False)
+        # a batch asking for other kernel settings gets grading processes of its own
+        cold_out = tmp_path / "client" / "cold"
+        cold = subprocess.run(grade_command(submissions, cold_out, "--scheduler", address, "--no-warm",
+                                            "--student", "full-solution"),
+                              capture_output=True, text=True, cwd=tmp_path, timeout=900, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert cold.returncode == 0, cold.stdout + cold.stderr
     assert "Dask scheduler" in done.stdout
     assert scores(rows_of(out)) == local
     for student in CLASS:  # feedback and autograded notebooks came back as bytes and were published
@@ -154,6 +163,14 @@ def test_a_class_graded_on_two_dask_workers_scores_as_local_grading(a_class, tmp
             assert (out / "course" / "autograded" / student / ASSIGNMENT / matrix.NOTEBOOK).is_file()
     entries = journal_entries(out)
     assert sorted(entry["student_id"] for entry in entries) == sorted(CLASS)
+    # every submission was graded by a grading process a worker warmed when it started
+    warmed = {int(pid) for found in re.findall(r"warm grading process\(es\): \[([\d, ]+)\]",
+                                               (tmp_path / "dask.log").read_text())
+              for pid in found.split(",")}
+    assert len(warmed) == 2 and {entry["worker"] for entry in entries} <= warmed, warmed
+    (cold_entry,) = journal_entries(cold_out)
+    assert cold_entry["worker"] not in warmed and scores(rows_of(cold_out)) == {
+        "full-solution": local["full-solution"]}
     # a re-run grades nobody again: the journal holds every submission
     again = subprocess.run(grade_command(submissions, out, "--scheduler", "tcp://127.0.0.1:9"),
                            capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
@@ -165,7 +182,9 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(a_class, tmp_pat
     (tmp_path / "client").mkdir()
     out = tmp_path / "client" / "out"
     journal = out / ".convclinic" / "journal" / ASSIGNMENT
-    with dask_cluster(tmp_path, hide=client_folders(submissions.parent, tmp_path / "client")) as (address, workers):
+    # workers started without --preload: each batch starts its own grading processes
+    with dask_cluster(tmp_path, hide=client_folders(submissions.parent, tmp_path / "client"),
+                      preload=False) as (address, workers):
         batch = subprocess.Popen(grade_command(submissions, out, "--scheduler", address), cwd=tmp_path,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 600
