@@ -7,5 +7,5 @@ import sys
 # "iri-reference"; importing it builds a parser: about 1.5 s of CPU in every grading process,
 # before anything is graded. Nothing the grader validates uses a format checker (nbformat and
 # nbgrader validate without one), so grading processes go without it.
-# tests/grading/test_course_model.py checks both halves.
+# tests/grading/test_grading_process_costs.py checks both halves.
 sys.modules.setdefault("rfc3987_syntax", None)

@@ -145,6 +145,7 @@ class CoursePlugin(WorkerPlugin):
 #: grading processes ({"pool", "settings"}), kept from batch to batch.
 WARM = {}
 
+
 def process_settings(worker, slots, batch=None):
     """The settings a grading process of ``worker`` starts with: the grading environment (the
     kernels' threads: the worker's cores shared by its ``slots``), its kernels' folder kept
@@ -168,13 +169,15 @@ def allow_children():
     multiprocessing.current_process()._config["daemon"] = False
 
 
-def _new_pool(slots, settings):
+def _new_pool(slots, settings, initializer=None):
+    """``slots`` grading processes started with ``initializer(settings)`` (default: a batch's,
+    :func:`convclinic.grading.worker.init_worker`)."""
     from convclinic.grading.worker import init_worker
 
     # spawned, not forked: the Dask worker is multi-threaded
     return concurrent.futures.ProcessPoolExecutor(
         max_workers=slots, mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker, initargs=(settings,))
+        initializer=initializer or init_worker, initargs=(settings,))
 
 
 async def dask_setup(worker):
@@ -198,9 +201,7 @@ async def dask_setup(worker):
     slots = max(1, worker.state.nthreads)
     settings = process_settings(worker, slots)
     allow_children()
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=slots, mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_process, initargs=(settings,))
+    pool = _new_pool(slots, settings, init_process)
     # one warm-up per process: a spawning pool starts a new process for each task submitted
     # while none is idle
     futures = [pool.submit(warm_up, settings) for _ in range(slots)]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import itertools
 import json
 import os
@@ -61,9 +60,6 @@ _SERVERS = {}
 LOST = 0
 #: Why warm kernels cannot run in this process (None: they can); kernels then start cold.
 UNAVAILABLE = None
-#: Servers started, by the pid of the process that started them (a Dask worker's warm grading
-#: process started its server before its first submission).
-STARTS = collections.Counter()
 
 
 class ServerDied(RuntimeError):
@@ -77,7 +73,6 @@ class ForkServer:
         self.root = root
         self.environment = dict(environment)
         self.memory_mb = int(memory_mb)
-        self.key = (root, tuple(sorted(self.environment.items())), self.memory_mb)
         self.process = None
         self._ready = False
         self.starts = 0
@@ -99,15 +94,11 @@ class ForkServer:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=limit_resources(self.memory_mb), start_new_session=True)
         self.starts += 1
-        STARTS[os.getpid()] += 1
         self._ready = False
-        self._await_ready()
-
-    def _await_ready(self):
-        global UNAVAILABLE
         try:
             ready = self._read(STARTUP_SECONDS)
         except ServerDied as error:
+            global UNAVAILABLE
             UNAVAILABLE = f"the fork server did not start ({error})"
             raise
         if not ready.get("ready"):
@@ -189,7 +180,7 @@ class ForkServer:
 
 def server_for(root, environment, memory_mb):
     """This process's server for these settings (started on first use)."""
-    key = ForkServer(root, environment, memory_mb).key
+    key = (root, tuple(sorted(environment.items())), int(memory_mb))
     server = _SERVERS.get(key)
     if server is None:
         for other in _SERVERS.values():  # one warm sandbox per process: settings changed
@@ -199,20 +190,14 @@ def server_for(root, environment, memory_mb):
     return server
 
 
-def kernel_key(root, memory_mb=None, env=None):
-    """(root, environment, memory) of the server a :class:`GradingKernelManager` with
-    ``sandbox_root=root`` and ``memory_mb`` uses in a process whose environment is ``env``."""
-    manager = GradingKernelManager(kernel_name="python3", sandbox_root=root, warm=True,
-                                   **({"memory_mb": int(memory_mb)} if memory_mb else {}))
-    kernel_env = manager._kernel_environment({"env": dict(os.environ if env is None else env)})
-    return root, sandbox_environment(kernel_env), manager.memory_mb
-
-
 def prestart(root, memory_mb=None):
     """Start this process's server now, for kernels that :class:`GradingKernelManager` will start
-    with ``sandbox_root=root`` and ``memory_mb`` in this process's environment (the same key, so
-    the first kernel finds it ready); a server that cannot start leaves kernels cold, as ever."""
-    server = server_for(*kernel_key(root, memory_mb))
+    with ``sandbox_root=root`` and ``memory_mb`` in this process's environment (the key its
+    ``_pre_start_warm`` computes, so the first kernel finds it ready); a server that cannot start
+    leaves kernels cold, as ever."""
+    manager = GradingKernelManager(kernel_name="python3", sandbox_root=root, warm=True,
+                                   **({"memory_mb": int(memory_mb)} if memory_mb else {}))
+    server = server_for(root, sandbox_environment(manager._kernel_environment({})), manager.memory_mb)
     try:
         server.prepare()
     except ServerDied:

@@ -160,7 +160,6 @@ def grade_job(job):
     path of its result folder (``result.json`` plus ``feedback/<notebook>.html``)."""
     from nbgrader.converters import GenerateFeedback
 
-    from convclinic.grading import forkserver
     from convclinic.grading.execute import JUDGING_SECONDS, NOTES
 
     started = time.monotonic()
@@ -209,7 +208,6 @@ def grade_job(job):
     result["autograde_seconds"] = round(autograde_seconds, 2)
     result["judging_seconds"] = round(JUDGING_SECONDS[0], 2)
     result["worker"] = os.getpid()
-    result["fork_server_starts"] = forkserver.STARTS[os.getpid()]  # 0: it uses one started for it
     return _write_result(job, result, feedback_files)
 
 

@@ -63,15 +63,15 @@ WARM_MODULES = ("ipykernel.kernelapp", "numpy", "matplotlib.font_manager", "tens
                 "IPython.extensions.storemagic", "sqlite3", "numpy.random", "tornado.platform.asyncio")
 
 
-def warm_imports(modules=WARM_MODULES):
-    """Import ``modules`` (TensorFlow's log lines silenced), running no TensorFlow op."""
+def warm_imports():
+    """Import :data:`WARM_MODULES` (TensorFlow's log lines silenced), running no TensorFlow op."""
     import importlib
 
     from convclinic.runtime import quiet_environment, stderr_silenced
 
     quiet_environment()
     with stderr_silenced():
-        for name in modules:
+        for name in WARM_MODULES:
             try:
                 importlib.import_module(name)
             except ImportError:  # a course without that exercise: its notebooks import it cold
