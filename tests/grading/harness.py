@@ -24,6 +24,12 @@ Each ``.cell`` file is the complete new source of the answer cell ``<answer-grad
   and keep every other part: so each wrong answer is shown to cost its own part
   and nothing else, while batching many cases into few autograde runs.
 
+Every student is graded by ``convclinic grade`` (the course's grader, warm kernels). Plain
+``nbgrader autograde`` (a cold kernel and a TensorFlow import per notebook, about 9 s each on
+two cores) grades ``plain_students``: every student but the wrong cases after the first of each
+part, so each test cell is still shown, inside the kernel, to pass every correct answer and to
+fail a wrong one, and the two graders are compared on those students.
+
 An answer cell ``<id>-answer`` is graded by the test cell ``<id>``.
 """
 
@@ -190,13 +196,24 @@ def students(assignment):
     return result
 
 
+def in_plain_run(student_id):
+    """Whether plain ``nbgrader autograde`` grades this fixture student (see the module's text)."""
+    found = re.match(r"submitted-wrong-(\d+)-", student_id)
+    return not found or int(found.group(1)) == 1
+
+
+def plain_students(assignment):
+    """The students of ``students(assignment)`` that plain ``nbgrader autograde`` grades."""
+    return {student_id: case for student_id, case in students(assignment).items() if in_plain_run(student_id)}
+
+
 def _grade_batch(course, names, timings):
     """One worker: its own course folder and gradebook; autograde + validate --invert."""
     course_config(course)
     validations = {}
     for assignment in names:
         nbgrader(["generate_assignment", assignment, "--force"], course)
-        for student_id, (notebook, _, _) in students(assignment).items():
+        for student_id, (notebook, _, _) in plain_students(assignment).items():
             folder = course / "submitted" / student_id / assignment
             folder.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, str(folder / f"{assignment}.ipynb"))
@@ -239,7 +256,7 @@ def read_scores(course, assignment):
 
 
 def grade_everything(workdir, names=None, workers=None):
-    """Grade every fixture submission of every assignment; returns a results dict."""
+    """Grade the ``plain_students`` of every assignment with plain nbgrader; returns a results dict."""
     names = list(names or assignments())
     workers = workers or max(1, min(2, os.cpu_count() or 1, len(names)))
     # Split assignments over workers, largest-first round robin.

@@ -1,8 +1,9 @@
-"""The assignments, proven through the REAL ``nbgrader autograde``, and the same scores from ``convclinic grade``.
+"""The assignments, proven through the REAL ``nbgrader autograde`` and through ``convclinic grade``.
 
-All fixture submissions are graded once per session (tests/grading/harness.py):
-each assignment is one autograde call with all its students; assignments are
-split over two workers with separate course folders and gradebooks.
+Every fixture student is graded once per session by each grader (tests/grading/harness.py):
+``convclinic grade`` grades them all; plain ``nbgrader autograde`` (one call per assignment,
+assignments split over two workers with separate course folders and gradebooks) grades the
+``harness.plain_students``, and both must give those the same score on every part.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from convclinic.release import assignments
 from tests.conftest import ROOT, require_command
 from tests.grading import harness
 
-pytestmark = [pytest.mark.grading, pytest.mark.slow]
+# The session's plain nbgrader run (about 56 cold kernels) is set up inside the first test that
+# needs it: its time counts against that test, so this module gets more than pytest's 900 s.
+pytestmark = [pytest.mark.grading, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ASSIGNMENTS = assignments()
 EXPECTED = ["01-channel-axis", "02-padding", "03-stride-dilation", "04-data-format",
@@ -73,20 +76,32 @@ def test_validate_invert_confirms_every_test_fails_on_release(graded, assignment
     assert "Success! The notebook does not pass any tests." in output, output[-2000:]
 
 
+def _cli_scores(graded_by_cli, assignment, student_id):
+    """{test_id: (auto_score, max_score)} of one student as `convclinic grade` scored them."""
+    master = harness.read(harness.SOLUTIONS / assignment / f"{assignment}.ipynb")
+    parts = graded_by_cli[assignment][student_id]
+    return {test_id: (parts[test_id], maximum) for test_id, maximum in harness.test_ids(master).items()}
+
+
 @pytest.mark.parametrize("assignment,student_id,answer_id", _wrong_params())
-def test_wrong_answer_loses_exactly_its_part(graded, assignment, student_id, answer_id):
-    """Done-when 3: a plausible wrong answer costs its own part's points and nothing else."""
-    scores = _scores(graded, assignment, student_id)
+def test_wrong_answer_loses_exactly_its_part(graded, graded_by_cli, assignment, student_id, answer_id):
+    """Done-when 3: a plausible wrong answer costs its own part's points and nothing else, under
+    `convclinic grade` for every case, and under plain `nbgrader autograde` (the test cells judging
+    inside the kernel) for the cases it grades (harness.plain_students)."""
+    graders = {"convclinic grade": _cli_scores(graded_by_cli, assignment, student_id)}
+    if harness.in_plain_run(student_id):
+        graders["nbgrader autograde"] = _scores(graded, assignment, student_id)
     _, expected_lost, chosen = harness.students(assignment)[student_id]
     part = harness.part_of(answer_id)
-    score, maximum = scores[part]
-    assert score == 0, f"wrong answer {chosen[answer_id]!r} still scored {score}/{maximum} on {part}"
-    for other, (other_score, other_max) in scores.items():
-        if not expected_lost[other]:
-            assert other_score == other_max, (
-                f"{other} lost points ({other_score}/{other_max}) though only "
-                f"{sorted(chosen)} were patched"
-            )
+    for grader, scores in graders.items():
+        score, maximum = scores[part]
+        assert score == 0, f"{grader}: wrong answer {chosen[answer_id]!r} still scored {score}/{maximum} on {part}"
+        for other, (other_score, other_max) in scores.items():
+            if not expected_lost[other]:
+                assert other_score == other_max, (
+                    f"{grader}: {other} lost points ({other_score}/{other_max}) though only "
+                    f"{sorted(chosen)} were patched"
+                )
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -177,14 +192,16 @@ def graded_by_cli(tmp_path_factory):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_convclinic_grade_scores_like_plain_nbgrader(graded, graded_by_cli, assignment):
-    """Every fixture student (none of them tampers) gets the same score on every autograded part
-    from `convclinic grade`, which judges outside the kernel, as from plain `nbgrader autograde`,
-    where the test cells judge inside it."""
+    """Every fixture student plain `nbgrader autograde` grades (none of them tampers) gets the same
+    score on every autograded part from `convclinic grade`, which judges outside the kernel, as
+    from plain nbgrader, where the test cells judge inside it."""
     plain = {student: {grade_id: score for grade_id, (score, _) in parts.items()}
              for student, parts in graded["scores"][assignment].items()}
-    assert plain
-    cli = {student: {grade_id: score for grade_id, score in parts.items() if grade_id in plain[student]}
-           for student, parts in graded_by_cli[assignment].items()}
+    assert set(plain) == set(harness.plain_students(assignment))
+    assert set(graded_by_cli[assignment]) == set(harness.students(assignment))
+    cli = {student: {grade_id: score for grade_id, score in graded_by_cli[assignment][student].items()
+                     if grade_id in plain[student]}
+           for student in plain}
     assert cli == plain
 
 
