@@ -76,19 +76,12 @@ def test_validate_invert_confirms_every_test_fails_on_release(graded, assignment
     assert "Success! The notebook does not pass any tests." in output, output[-2000:]
 
 
-def _cli_scores(graded_by_cli, assignment, student_id):
-    """{test_id: (auto_score, max_score)} of one student as `convclinic grade` scored them."""
-    master = harness.read(harness.SOLUTIONS / assignment / f"{assignment}.ipynb")
-    parts = graded_by_cli[assignment][student_id]
-    return {test_id: (parts[test_id], maximum) for test_id, maximum in harness.test_ids(master).items()}
-
-
 @pytest.mark.parametrize("assignment,student_id,answer_id", _wrong_params())
 def test_wrong_answer_loses_exactly_its_part(graded, graded_by_cli, assignment, student_id, answer_id):
     """Done-when 3: a plausible wrong answer costs its own part's points and nothing else, under
     `convclinic grade` for every case, and under plain `nbgrader autograde` (the test cells judging
     inside the kernel) for the cases it grades (harness.plain_students)."""
-    graders = {"convclinic grade": _cli_scores(graded_by_cli, assignment, student_id)}
+    graders = {"convclinic grade": graded_by_cli[assignment][student_id]}
     if harness.in_plain_run(student_id):
         graders["nbgrader autograde"] = _scores(graded, assignment, student_id)
     _, expected_lost, chosen = harness.students(assignment)[student_id]
@@ -169,7 +162,8 @@ def test_stderr_in_a_graded_cell_scores_zero_in_nbgrader():
 @pytest.fixture(scope="module")
 def graded_by_cli(tmp_path_factory):
     """The same fixture students graded by ``convclinic grade`` (sandbox, judging outside the
-    kernel): {assignment: {student: {grade_id: auto_score}}}."""
+    kernel): {assignment: {student: {grade_id: (auto_score, max_score)}}} of the autograded parts,
+    as harness.read_scores gives plain nbgrader's."""
     require_command("bwrap", "the grader runs every student kernel in a bubblewrap sandbox")
     base = tmp_path_factory.mktemp("cli-exercises")
     students = {}
@@ -184,8 +178,9 @@ def graded_by_cli(tmp_path_factory):
                           capture_output=True, text=True, timeout=5400, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     journal = base / "out" / ".convclinic" / "journal"
-    return {assignment: {student: {part["grade_id"]: part["auto_score"] for part in
-                                   json.loads((journal / assignment / f"{student}.json").read_text())["parts"]}
+    return {assignment: {student: {part["grade_id"]: (part["auto_score"], part["max_score"]) for part in
+                                   json.loads((journal / assignment / f"{student}.json").read_text())["parts"]
+                                   if not part["manual"]}
                          for student in names}
             for assignment, names in students.items()}
 
@@ -199,7 +194,7 @@ def test_convclinic_grade_scores_like_plain_nbgrader(graded, graded_by_cli, assi
              for student, parts in graded["scores"][assignment].items()}
     assert set(plain) == set(harness.plain_students(assignment))
     assert set(graded_by_cli[assignment]) == set(harness.students(assignment))
-    cli = {student: {grade_id: score for grade_id, score in graded_by_cli[assignment][student].items()
+    cli = {student: {grade_id: score for grade_id, (score, _) in graded_by_cli[assignment][student].items()
                      if grade_id in plain[student]}
            for student in plain}
     assert cli == plain
