@@ -227,11 +227,15 @@ def assignments_tab(page):
     page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
     page.wait_for_function(
         "() => (window.jupyterapp.shell.currentWidget || {}).id === 'nbgrader-assignment-list'", timeout=60_000)
-    return page.locator("#released_assignments_list")
+
+
+def assignment_row(page, listing):
+    """The assignment's row in one list of the Assignments tab (its submissions nested in it)."""
+    return page.locator(f"#{listing} .list_item").filter(has_text=ASSIGNMENT).first
 
 
 def row_button(page, listing, name):
-    row = page.locator(f"#{listing} .list_item").filter(has_text=ASSIGNMENT).first
+    row = assignment_row(page, listing)
     row.wait_for(timeout=60_000)
     return row.get_by_role("button", name=name, exact=True)
 
@@ -257,8 +261,7 @@ def test_student_fetches_edits_and_submits_in_the_browser(released, new_page):
 
     assignments_tab(page)
     row_button(page, "fetched_assignments_list", "Submit").click()
-    page.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT).first.wait_for(
-        timeout=60_000)
+    assignment_row(page, "submitted_assignments_list").wait_for(timeout=60_000)
     submissions = [p for p in (hub["exchange"] / "inbound").iterdir() if p.name.startswith(f"{STUDENT}+")]
     assert len(submissions) == 1, submissions
     copy = nbformat.read(str(submissions[0] / NOTEBOOK), as_version=4)
@@ -315,7 +318,7 @@ def test_student_fetches_feedback_in_the_assignments_tab(released, new_page):
     page = new_page()
     open_lab(page, hub, STUDENT)
     assignments_tab(page)
-    row = page.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT).first
+    row = assignment_row(page, "submitted_assignments_list")
     # the submission's own line (nested in the assignment's row) says so, in the tab in front
     row.get_by_text("feedback available to fetch").wait_for(timeout=60_000)
     row.get_by_role("button", name="Fetch Feedback", exact=True).click(timeout=30_000)
